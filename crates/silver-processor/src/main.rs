@@ -1,0 +1,5 @@
+//! The `silver-processor` binary: a thin shell over the library.
+
+fn main() {
+    println!("silver-processor: not implemented yet");
+}
