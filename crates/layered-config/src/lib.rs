@@ -96,10 +96,12 @@ where
             path: path.to_owned(),
             source,
         })?;
-        let from_file: Table = text.parse().map_err(|e: toml::de::Error| ConfigError::Syntax {
-            path: path.to_owned(),
-            message: e.to_string(),
-        })?;
+        let from_file: Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| ConfigError::Syntax {
+                path: path.to_owned(),
+                message: e.to_string(),
+            })?;
         merge(&mut table, from_file);
     }
     let env_prefix = format!("{}__", prefix.to_ascii_uppercase());
@@ -116,12 +118,11 @@ where
         let path: Vec<&str> = key.split("__").collect();
         set_path(&mut table, &path, &raw);
     }
-    let config: T = serde_path_to_error::deserialize(Value::Table(table)).map_err(|e| {
-        ConfigError::Key {
+    let config: T =
+        serde_path_to_error::deserialize(Value::Table(table)).map_err(|e| ConfigError::Key {
             key: e.path().to_string(),
             message: e.inner().to_string(),
-        }
-    })?;
+        })?;
     config.validate()?;
     Ok(config)
 }

@@ -1,0 +1,29 @@
+//! Where things live: the workspace root, the stack's state directory and the tools cache.
+
+use std::path::PathBuf;
+
+/// The workspace root (the directory holding the top-level `Cargo.toml`).
+pub fn workspace_root() -> PathBuf {
+    let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or(manifest_dir)
+}
+
+/// State, pids, logs and data of the local stack: `target/stack/`.
+pub fn stack_dir() -> PathBuf {
+    workspace_root().join("target").join("stack")
+}
+
+/// Installed tools (tansu, the chDB virtualenv). Outside the clone so CI and later
+/// checkouts reuse them: `$PHASE4_TOOLS_DIR`, else `~/.cache/phase4/tools`.
+pub fn tools_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("PHASE4_TOOLS_DIR") {
+        return PathBuf::from(dir);
+    }
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/tmp"));
+    home.join(".cache").join("phase4").join("tools")
+}
