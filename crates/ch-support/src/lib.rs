@@ -5,6 +5,7 @@
 //! - [`quote`]: SQL identifier quoting and string-literal escaping. Every identifier and
 //!   literal that ends up in generated SQL goes through it.
 //! - [`client`]: the one `clickhouse::Client` setup, from a [`ClickHouseConfig`].
+//! - [`migrations`]: the ordered, idempotent migration runner (`schema_migrations`).
 //!
 //! ```
 //! use ch_support::quote;
@@ -17,6 +18,7 @@
 //! identifier by hand.
 
 pub mod client;
+pub mod migrations;
 pub mod quote;
 
 pub use client::{ClickHouseConfig, DEFAULT_CLICKHOUSE_URL, client};
