@@ -5,3 +5,8 @@
 //! for byte, and rolls back.
 //!
 //! Architecture invariant: only this crate talks to Docker about legacy services.
+
+pub mod compose;
+pub mod config;
+pub mod docker;
+pub mod gate;
