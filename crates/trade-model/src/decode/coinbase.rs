@@ -1,0 +1,99 @@
+//! Coinbase Exchange `match` and `last_match`.
+//!
+//! `side` is the MAKER order's side: `sell` means a resting sell was hit, so the taker
+//! BOUGHT. Other message types (subscriptions, heartbeat, ticker, received/open/done...)
+//! are ignored.
+
+use serde::Deserialize;
+
+use crate::decimal::Spelling;
+use crate::decode::{first_byte, symbol, typed_error};
+use crate::model::{Exchange, Side, SilverTrade};
+use crate::normalizer::{Context, Outcome};
+use crate::reject::Reject;
+use crate::time;
+
+#[derive(Deserialize)]
+struct Message<'a> {
+    #[serde(rename = "type", borrow, default)]
+    kind: Option<&'a str>,
+    #[serde(default)]
+    trade_id: Option<u64>,
+    #[serde(borrow, default)]
+    product_id: Option<&'a str>,
+    #[serde(borrow, default)]
+    price: Option<&'a str>,
+    #[serde(borrow, default)]
+    size: Option<&'a str>,
+    #[serde(borrow, default)]
+    side: Option<&'a str>,
+    #[serde(borrow, default)]
+    time: Option<&'a str>,
+}
+
+pub(crate) fn decode(
+    payload: &[u8],
+    context: &Context<'_>,
+    out: &mut Vec<SilverTrade>,
+) -> Result<Outcome, Reject> {
+    if first_byte(payload) != Some(b'{') {
+        return Err(
+            match serde_json::from_slice::<serde::de::IgnoredAny>(payload) {
+                Err(error) => Reject::from(error),
+                Ok(_) => Reject::WrongType {
+                    field: "$".to_owned(),
+                    detail: "expected a JSON object".to_owned(),
+                },
+            },
+        );
+    }
+    let message: Message<'_> =
+        serde_json::from_slice(payload).map_err(|e| typed_error::<Message<'_>>(payload, e))?;
+    match message.kind {
+        Some("match" | "last_match") => {}
+        Some(_) => return Ok(Outcome::Ignored),
+        None => return Err(Reject::MissingField { field: "type" }),
+    }
+    let trade_id = message
+        .trade_id
+        .ok_or(Reject::MissingField { field: "trade_id" })?;
+    let product = message.product_id.ok_or(Reject::MissingField {
+        field: "product_id",
+    })?;
+    let price = message
+        .price
+        .ok_or(Reject::MissingField { field: "price" })?;
+    let size = message.size.ok_or(Reject::MissingField { field: "size" })?;
+    let maker_side = message.side.ok_or(Reject::MissingField { field: "side" })?;
+    let time_text = message.time.ok_or(Reject::MissingField { field: "time" })?;
+
+    let taker_side = match maker_side {
+        "sell" => Side::Buy,
+        "buy" => Side::Sell,
+        other => {
+            return Err(Reject::InvalidSide {
+                field: "side",
+                value: other.to_owned(),
+            });
+        }
+    };
+    let amounts = context.rules.amounts(price, size, Spelling::PlainText)?;
+    let timestamp =
+        time::parse_rfc3339_micros(time_text).map_err(|_| Reject::InvalidTimestamp {
+            field: "time",
+            value: time_text.to_owned(),
+        })?;
+    let timestamp = context.rules.timestamp(timestamp, context.now_micros)?;
+    let symbol = symbol(context, Exchange::Coinbase, product)?;
+    out.push(SilverTrade {
+        exchange: Exchange::Coinbase.as_str().to_owned(),
+        symbol,
+        trade_id,
+        timestamp,
+        price: amounts.price,
+        quantity: amounts.quantity,
+        quote_volume: amounts.quote_volume,
+        side: taker_side,
+    });
+    Ok(Outcome::Trades(1))
+}
