@@ -9,4 +9,6 @@
 pub mod compose;
 pub mod config;
 pub mod docker;
+pub mod error;
 pub mod gate;
+pub mod plan;
