@@ -368,7 +368,7 @@ impl Generator {
         let quantity_steps = self
             .rng
             .random_range(1..=(max_quantity / quantity_step).max(1));
-        let side = if self.rng.random_bool(0.5) {
+        let side = if self.rng.random::<bool>() {
             Side::Buy
         } else {
             Side::Sell
@@ -434,7 +434,7 @@ impl Generator {
                 Format::BinanceFuturesAggTrade,
             ][self.rng.random_range(0..4)],
             Exchange::Kraken => {
-                if self.rng.random_bool(0.5) {
+                if self.rng.random::<bool>() {
                     Format::KrakenV1
                 } else {
                     Format::KrakenV2
@@ -456,7 +456,7 @@ impl Generator {
         let mut trades: Vec<SilverTrade> = (0..trade_count)
             .map(|_| self.next_trade(market_index, late))
             .collect();
-        let combined_stream = matches!(exchange, Exchange::Binance) && self.rng.random_bool(0.5);
+        let combined_stream = matches!(exchange, Exchange::Binance) && self.rng.random::<bool>();
         let spoil = if invalid {
             Some(expressible(
                 format,
@@ -499,7 +499,7 @@ impl Generator {
         let payload = match exchange {
             Exchange::Binance => r#"{"result":null,"id":1}"#.to_owned(),
             Exchange::Kraken => {
-                if self.rng.random_bool(0.5) {
+                if self.rng.random::<bool>() {
                     r#"{"event":"heartbeat"}"#.to_owned()
                 } else {
                     r#"{"channel":"heartbeat"}"#.to_owned()
