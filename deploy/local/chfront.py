@@ -58,7 +58,8 @@ class ClickHouseError(Exception):
         return http_status_for(self.name)
 
 
-_CODE_RE = re.compile(r"Code: (\d+)\. DB::Exception: (.*?)(?: \(([A-Z0-9_]+)\))?\s*$", re.S)
+_CODE_RE = re.compile(
+    r"Code: (\d+)\. DB::Exception: (.*?)(?: \(([A-Z0-9_]+)\))?(?: \(version [^)]*\))?\s*$", re.S)
 
 # ClickHouse's exceptionCodeToHTTPStatus, by error name, for the names a client can cause.
 _STATUS_BY_NAME = {
@@ -278,6 +279,19 @@ def quote_string(value: str) -> str:
 
 # --------------------------------------------------------------- statement policy
 
+# chDB formats every streamed chunk as a complete result: header formats repeat their
+# header in each chunk, and document formats (JSON, Pretty, XML, Parquet, ...) are whole
+# documents. So row formats stream, header formats stream with repeats cut, and the rest
+# are produced in one piece.
+ROW_FORMATS = {"tabseparated", "tsv", "tabseparatedraw", "tsvraw", "csv", "rowbinary",
+               "jsoneachrow", "jsonlines", "ndjson", "jsoncompacteachrow",
+               "jsonstringseachrow", "jsoncompactstringseachrow", "native", "lineasstring",
+               "rawblob", "null"}
+TEXT_HEADER_LINES = {"tabseparatedwithnames": 1, "tsvwithnames": 1, "csvwithnames": 1,
+                     "tabseparatedwithnamesandtypes": 2, "tsvwithnamesandtypes": 2,
+                     "csvwithnamesandtypes": 2, "jsoncompacteachrowwithnames": 1,
+                     "jsoncompacteachrowwithnamesandtypes": 2}
+BINARY_HEADER_LISTS = {"rowbinarywithnames": 1, "rowbinarywithnamesandtypes": 2}
 STREAMING_KINDS = {"SELECT", "WITH", "SHOW", "DESCRIBE", "DESC", "EXPLAIN", "EXISTS", "("}
 READONLY_KINDS = STREAMING_KINDS
 # Table functions and engines that reach outside the data directory (local files, other
@@ -326,6 +340,32 @@ def check_policy(statement: str, *, in_session: bool, readonly: bool) -> str:
         raise ClickHouseError(164, "READONLY",
                               "Cannot execute query in readonly mode (GET requests are read-only)")
     return kind
+
+
+def header_length(fmt: str, chunk: bytes) -> int:
+    """Length of the header that chDB repeats at the start of each chunk of `fmt`."""
+    fmt = fmt.lower()
+    pos = 0
+    if fmt in TEXT_HEADER_LINES:
+        for _ in range(TEXT_HEADER_LINES[fmt]):
+            pos = chunk.index(b"\n", pos) + 1
+    elif fmt in BINARY_HEADER_LISTS:
+        columns, pos = read_varint(chunk, 0)
+        for _ in range(columns * BINARY_HEADER_LISTS[fmt]):  # names, then types
+            size, pos = read_varint(chunk, pos)
+            pos += size
+    return pos
+
+
+def read_varint(data: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if byte < 0x80:
+            return value, pos
 
 
 def output_format(statement: str) -> str | None:
@@ -383,7 +423,7 @@ def block_checksum(header_and_payload: bytes) -> bytes:
 
     digest = CityHash128(header_and_payload)
     low, high = digest & ((1 << 64) - 1), digest >> 64
-    return low.to_bytes(8, "little") + high.to_bytes(8, "little")
+    return high.to_bytes(8, "little") + low.to_bytes(8, "little")
 
 
 def decompress_blocks(pieces: Iterator[bytes]) -> Iterator[bytes]:
@@ -670,6 +710,7 @@ class Handler(BaseHTTPRequestHandler):
     def _handle(self, readonly: bool):
         started = time.monotonic()
         self._status, self._summary, self._body_done = 0, "", False
+        self._raw_body: Iterator[bytes] = iter(())
         url = urlsplit(self.path)
         try:
             if url.path == "/ping" or (url.path == "/" and not url.query and readonly):
@@ -679,11 +720,13 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 self._execute(url.query, readonly)
         except ClickHouseError as exc:
+            self._drain_body()
             self._send_error(exc)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
             self._status = self._status or 499
         except Exception as exc:  # keep serving; report like the server would
+            self._drain_body()
             self._send_error(ClickHouseError(1001, "STD_EXCEPTION", f"{type(exc).__name__}: {exc}"))
         if not self._body_done:
             self.close_connection = True  # unread body bytes would poison keep-alive
@@ -694,13 +737,11 @@ class Handler(BaseHTTPRequestHandler):
     def _execute(self, url_query: str, readonly: bool):
         pairs = parse_qsl(url_query, keep_blank_values=True)
         content_type = self.headers.get("Content-Type", "")
-        body = read_body(self.rfile, self.headers)
+        body = self._raw_body = self._tracked(read_body(self.rfile, self.headers))
         if content_type.startswith("multipart/form-data"):
             raw = self._read_limited(body, MAX_FORM_SIZE, "form body")
             pairs += parse_multipart(raw, content_type)
             body = iter(())
-        else:
-            body = self._tracked(body)
         request = parse_request(pairs)
         if request.decompress:
             body = decompress_blocks(body)
@@ -717,6 +758,13 @@ class Handler(BaseHTTPRequestHandler):
                     raise ClickHouseError(73, "UNKNOWN_FORMAT", f"Unknown format {fmt}")
                 self._query(conn, statement, kind, fmt, request)
 
+    def _drain_body(self):
+        """Reads what the client is still sending, so it sees our error, not a reset."""
+        if not self._status:
+            with contextlib.suppress(Exception):
+                for _ in self._raw_body:
+                    pass
+
     def _tracked(self, body: Iterator[bytes]) -> Iterator[bytes]:
         yield from body
         self._body_done = True
@@ -727,7 +775,6 @@ class Handler(BaseHTTPRequestHandler):
             collected += piece
             if len(collected) > limit:
                 raise ClickHouseError(229, "QUERY_IS_TOO_LARGE", f"{what} exceeds {limit} bytes")
-        self._body_done = True
         return bytes(collected)
 
     def _split(self, url_query: str, body: Iterator[bytes]):
@@ -783,9 +830,6 @@ class Handler(BaseHTTPRequestHandler):
         except BaseException as exc:
             with contextlib.suppress(Exception):
                 inserter.cancel()
-            with contextlib.suppress(Exception):
-                for _ in data:  # drain so the client reads our error, not a reset
-                    pass
             if isinstance(exc, ClickHouseError):
                 raise
             raise error_from_engine(exc) from None
@@ -802,18 +846,20 @@ class Handler(BaseHTTPRequestHandler):
     def _query(self, conn: EngineConnection, statement: str, kind: str, fmt: str, request):
         headers = {"X-ClickHouse-Format": fmt, "X-ClickHouse-Query-Id": request.query_id,
                    "X-ClickHouse-Timezone": "UTC"}
-        if kind not in STREAMING_KINDS:
-            data = conn.run(statement, fmt, request.params)
-            self._send_full(200, data, content_type_for(fmt), headers)
-            return
-        try:
-            stream = conn.conn.send_query(statement, fmt, params=request.params)
-            first = stream.fetch()
-        except Exception as exc:
-            error = error_from_engine(exc)
-            if "Streaming query is not supported" not in error.message:
-                raise error from None
-            # chDB streams only some statement kinds (e.g. not SHOW CREATE); those are small.
+        lower = fmt.lower()
+        streamable = lower in ROW_FORMATS or lower in TEXT_HEADER_LINES or (
+            lower in BINARY_HEADER_LISTS)
+        first = None
+        if kind in STREAMING_KINDS and streamable:
+            try:
+                stream = conn.conn.send_query(statement, fmt, params=request.params)
+                first = stream.fetch()
+            except Exception as exc:
+                error = error_from_engine(exc)
+                # chDB streams only some statement kinds (not SHOW CREATE, say); those are small.
+                if "Streaming query is not supported" not in error.message:
+                    raise error from None
+        if first is None:  # not streamable, or empty (then only the one-piece form has a header)
             data = conn.run(statement, fmt, request.params)
             self._send_full(200, data, content_type_for(fmt), headers)
             return
@@ -822,11 +868,15 @@ class Handler(BaseHTTPRequestHandler):
         self._start_chunked(200, content_type_for(fmt), headers)
         rows = 0
         try:
-            chunk = first
-            while chunk is not None:
+            data = first.bytes()
+            header = data[:header_length(fmt, data)]
+            rows += first.rows_read()
+            self._write_chunk(data)
+            while (chunk := stream.fetch()) is not None:
                 rows += chunk.rows_read()
-                self._write_chunk(chunk.bytes())
-                chunk = stream.fetch()
+                data = chunk.bytes()
+                cut = len(header) if header and data.startswith(header) else 0
+                self._write_chunk(memoryview(data)[cut:])
         except (BrokenPipeError, ConnectionResetError):
             with contextlib.suppress(Exception):
                 stream.cancel()

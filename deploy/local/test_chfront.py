@@ -250,6 +250,27 @@ class HttpFront(unittest.TestCase):
         self.assertEqual(response.getheader("Transfer-Encoding"), "chunked")
         self.assertEqual(data, rows)
 
+    def test_header_formats_stream_with_one_header(self):
+        # chDB repeats the header in every streamed chunk; 300k rows span several chunks.
+        _, data = self.request(body=b"SELECT number FROM numbers(300000) FORMAT TSVWithNames")
+        self.assertEqual(data, b"number\n" + b"".join(b"%d\n" % i for i in range(300000)))
+        _, data = self.request(params={"default_format": "RowBinaryWithNamesAndTypes"},
+                               body=b"SELECT number AS n FROM numbers(300000)")
+        header = b"\x01\x01n\x06UInt64"
+        self.assertEqual(data, header + b"".join(struct.pack("<Q", i) for i in range(300000)))
+
+    def test_empty_result_still_has_its_header(self):
+        _, data = self.request(body=b"SELECT number FROM numbers(0) FORMAT TSVWithNamesAndTypes")
+        self.assertEqual(data, b"number\nUInt64\n")
+
+    def test_error_after_first_rows_arrives_in_band(self):
+        response, data = self.request(
+            params={"default_format": "RowBinary"},
+            body=b"SELECT throwIf(number = 200000) FROM numbers(1000000)")
+        tag = response.getheader("X-ClickHouse-Exception-Tag").encode()
+        self.assertTrue(data.endswith(b" " + tag + b"\r\n__exception__\r\n"), data[-200:])
+        self.assertIn(b"Code: 395. DB::Exception:", data[-1000:])
+
     def test_errors_carry_code_header_and_status(self):
         response, data = self.request(body=b"SELECT * FROM no_such_table")
         self.assertEqual(response.status, 404)
