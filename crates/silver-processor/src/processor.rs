@@ -1,0 +1,753 @@
+//! The consume → normalize → batch → insert → commit loop.
+//!
+//! One task owns every partition's batch; flushing is inline, so while a batch is being
+//! inserted no new message is taken (and, while an insert is being retried, the assigned
+//! partitions are paused so librdkafka stops prefetching). Per partition the order is
+//! always: dead letters acknowledged → range recorded in `silver_ingest_state` → rows
+//! inserted with the range's token → offset committed. `docs/SILVER-DELIVERY.md` explains
+//! why this is exactly once.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
+};
+use rdkafka::error::KafkaError;
+use rdkafka::message::Message;
+use rdkafka::producer::FutureProducer;
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use tokio::sync::watch;
+use trade_model::{Exchange, InstrumentRegistry, Normalizer, Outcome, ValidationRules};
+
+use crate::batch::{
+    FlushReason, OffsetRange, PartitionBatch, RejectedMessage, TopicPartition, replay_bound,
+};
+use crate::config::{RetrySettings, Settings};
+use crate::dlq::DeadLetters;
+use crate::http::{HttpState, Readiness, router};
+use crate::metrics::Metrics;
+use crate::sink::Sink;
+
+/// Reject code for a message on a topic whose name names no known exchange.
+pub const UNKNOWN_SOURCE_TOPIC: &str = "unknown_source_topic";
+
+/// Why the processor stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessorError {
+    /// librdkafka refused the configuration or the subscription.
+    #[error("kafka setup: {0}")]
+    Kafka(#[from] KafkaError),
+    /// The HTTP listener could not bind.
+    #[error("http listener `{addr}`: {source}")]
+    Http {
+        /// The configured address.
+        addr: String,
+        /// The bind error.
+        source: std::io::Error,
+    },
+    /// The silver migrations cannot be applied (other than ClickHouse being down).
+    #[error("silver schema: {0}")]
+    Schema(#[from] ch_support::migrations::MigrationError),
+}
+
+/// What a run did, for tests and logs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunSummary {
+    /// Messages consumed.
+    pub consumed: u64,
+    /// Rows acknowledged by ClickHouse.
+    pub rows_inserted: u64,
+    /// Batches committed.
+    pub batches_committed: u64,
+}
+
+/// Records revocations and keeps the assigned-partition count current.
+pub struct SilverContext {
+    revoked: Mutex<Vec<TopicPartition>>,
+    readiness: Arc<Readiness>,
+    metrics: Arc<Metrics>,
+}
+
+impl ClientContext for SilverContext {}
+
+impl ConsumerContext for SilverContext {
+    fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(list) = rebalance {
+            let mut revoked = self.revoked.lock().unwrap_or_else(PoisonError::into_inner);
+            for elem in list.elements() {
+                revoked.push(TopicPartition {
+                    topic: elem.topic().to_owned(),
+                    partition: elem.partition(),
+                });
+            }
+            tracing::info!(partitions = list.count(), "partitions revoked");
+        }
+    }
+
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let assigned = consumer.assignment().map(|a| a.count()).unwrap_or(0);
+        self.readiness
+            .assigned_partitions
+            .store(assigned, Ordering::Relaxed);
+        self.metrics
+            .assigned_partitions
+            .set(i64::try_from(assigned).unwrap_or(i64::MAX));
+        if let Rebalance::Assign(list) = rebalance {
+            tracing::info!(partitions = list.count(), "partitions assigned");
+        }
+    }
+}
+
+impl SilverContext {
+    fn take_revoked(&self) -> Vec<TopicPartition> {
+        std::mem::take(&mut *self.revoked.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+type SilverConsumer = StreamConsumer<SilverContext>;
+
+/// The exchange a raw topic carries: the first dot-separated segment that names one
+/// (`market.crypto.trades.kraken.raw` → Kraken).
+pub fn exchange_for_topic(topic: &str) -> Option<Exchange> {
+    topic.split('.').find_map(|segment| segment.parse().ok())
+}
+
+fn now_micros() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+struct PartitionState {
+    tp: TopicPartition,
+    exchange: Option<Exchange>,
+    batch: PartitionBatch,
+}
+
+/// Runs the processor until `shutdown` resolves, then flushes, commits and returns.
+pub async fn run(
+    settings: Settings,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<RunSummary, ProcessorError> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let metrics = Arc::new(Metrics::new());
+    let readiness = Arc::new(Readiness::default());
+
+    let listener = tokio::net::TcpListener::bind(&settings.http.listen)
+        .await
+        .map_err(|source| ProcessorError::Http {
+            addr: settings.http.listen.clone(),
+            source,
+        })?;
+    let http_state = HttpState {
+        readiness: readiness.clone(),
+        metrics: metrics.clone(),
+    };
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, router(http_state)).await {
+            tracing::error!(error = %e, "http server stopped");
+        }
+    });
+
+    let client = ch_support::client(&settings.clickhouse);
+    if settings.schema.apply_on_start {
+        apply_schema(&client, &settings, &stop_rx).await?;
+    }
+    let sink = Sink::new(client, &settings.clickhouse.database);
+
+    let consumer: Arc<SilverConsumer> = Arc::new(consumer_config(&settings).create_with_context(
+        SilverContext {
+            revoked: Mutex::new(Vec::new()),
+            readiness: readiness.clone(),
+            metrics: metrics.clone(),
+        },
+    )?);
+    let producer: FutureProducer = producer_config(&settings).create()?;
+    if settings.kafka.topic_regex.is_empty() {
+        let topics: Vec<&str> = settings.kafka.topics.iter().map(String::as_str).collect();
+        consumer.subscribe(&topics)?;
+    } else {
+        consumer.subscribe(&[settings.kafka.topic_regex.as_str()])?;
+    }
+
+    let committed = Arc::new(Mutex::new(HashMap::<TopicPartition, i64>::new()));
+    let probe = tokio::spawn(probe_loop(
+        consumer.clone(),
+        sink.clone(),
+        readiness.clone(),
+        metrics.clone(),
+        committed.clone(),
+        stop_rx.clone(),
+    ));
+
+    let mut worker = Worker {
+        normalizer: Normalizer::new(InstrumentRegistry::bundled(), ValidationRules::default()),
+        dlq: DeadLetters::new(producer, &settings.kafka.dlq_topic),
+        sink,
+        consumer,
+        metrics,
+        readiness: readiness.clone(),
+        committed,
+        stop: stop_rx,
+        settings,
+        partitions: Vec::new(),
+        in_flight_bytes: 0,
+        summary: RunSummary::default(),
+    };
+    worker.consume().await;
+    readiness.shutting_down.store(true, Ordering::Relaxed);
+    probe.abort();
+    tracing::info!(summary = ?worker.summary, "silver processor stopped");
+    Ok(worker.summary)
+}
+
+async fn apply_schema(
+    client: &clickhouse::Client,
+    settings: &Settings,
+    stop: &watch::Receiver<bool>,
+) -> Result<(), ProcessorError> {
+    let mut backoff = Backoff::new(&settings.retry);
+    loop {
+        match crate::schema::apply(client, &settings.clickhouse.database, &settings.schema).await {
+            Ok(outcomes) => {
+                tracing::info!(?outcomes, "silver schema ready");
+                return Ok(());
+            }
+            Err(e @ ch_support::migrations::MigrationError::ClickHouse { .. })
+                if !*stop.borrow() =>
+            {
+                tracing::warn!(error = %e, "clickhouse not reachable for migrations; retrying");
+                backoff.wait().await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// librdkafka consumer settings: manual commits only, bounded prefetch.
+pub fn consumer_config(settings: &Settings) -> ClientConfig {
+    let k = &settings.kafka;
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", &k.brokers)
+        .set("group.id", &k.group_id)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("enable.partition.eof", "false")
+        .set("auto.offset.reset", &k.auto_offset_reset)
+        .set("isolation.level", &k.isolation_level)
+        .set("session.timeout.ms", k.session_timeout_ms.to_string())
+        .set(
+            "heartbeat.interval.ms",
+            (k.session_timeout_ms / 3).max(100).to_string(),
+        )
+        .set("max.poll.interval.ms", k.max_poll_interval_ms.to_string())
+        .set(
+            "queued.max.messages.kbytes",
+            k.queued_max_messages_kbytes.to_string(),
+        )
+        .set("fetch.max.bytes", k.fetch_max_bytes.to_string())
+        .set("client.id", "silver-processor");
+    config
+}
+
+/// librdkafka producer settings for the dead-letter topic.
+pub fn producer_config(settings: &Settings) -> ClientConfig {
+    let k = &settings.kafka;
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", &k.brokers)
+        .set("enable.idempotence", "true")
+        .set("compression.type", &k.dlq_compression)
+        .set("linger.ms", "5")
+        .set("message.timeout.ms", "30000")
+        .set("client.id", "silver-processor-dlq");
+    config
+}
+
+struct Backoff {
+    current: Duration,
+    max: Duration,
+}
+
+impl Backoff {
+    fn new(settings: &RetrySettings) -> Self {
+        Self {
+            current: Duration::from_millis(settings.initial_backoff_ms),
+            max: Duration::from_millis(settings.max_backoff_ms),
+        }
+    }
+
+    async fn wait(&mut self) {
+        tokio::time::sleep(self.current).await;
+        self.current = (self.current * 2).min(self.max);
+    }
+}
+
+/// Watches the broker and ClickHouse for `/readyz` and computes lag.
+async fn probe_loop(
+    consumer: Arc<SilverConsumer>,
+    sink: Sink,
+    readiness: Arc<Readiness>,
+    metrics: Arc<Metrics>,
+    committed: Arc<Mutex<HashMap<TopicPartition, i64>>>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut interval = tokio::time::interval(Duration::from_secs(2));
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {}
+            _ = stop.changed() => return,
+        }
+        let ch_ok = matches!(
+            tokio::time::timeout(Duration::from_secs(2), sink.ping()).await,
+            Ok(Ok(()))
+        );
+        readiness
+            .clickhouse_reachable
+            .store(ch_ok, Ordering::Relaxed);
+        let positions: Vec<(TopicPartition, i64)> = committed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|(tp, o)| (tp.clone(), *o))
+            .collect();
+        let consumer = consumer.clone();
+        let broker = tokio::task::spawn_blocking(move || {
+            let reachable = consumer
+                .fetch_metadata(None, Duration::from_secs(2))
+                .is_ok();
+            let lags: Vec<(TopicPartition, i64)> = positions
+                .into_iter()
+                .filter_map(|(tp, next)| {
+                    consumer
+                        .fetch_watermarks(&tp.topic, tp.partition, Duration::from_secs(1))
+                        .ok()
+                        .map(|(_, high)| (tp, (high - next).max(0)))
+                })
+                .collect();
+            (reachable, lags)
+        })
+        .await;
+        if let Ok((reachable, lags)) = broker {
+            readiness
+                .broker_reachable
+                .store(reachable, Ordering::Relaxed);
+            for (tp, lag) in lags {
+                metrics.set_lag(&tp, lag);
+            }
+        }
+    }
+}
+
+struct Worker {
+    settings: Settings,
+    normalizer: Normalizer,
+    dlq: DeadLetters,
+    sink: Sink,
+    consumer: Arc<SilverConsumer>,
+    metrics: Arc<Metrics>,
+    readiness: Arc<Readiness>,
+    committed: Arc<Mutex<HashMap<TopicPartition, i64>>>,
+    stop: watch::Receiver<bool>,
+    partitions: Vec<PartitionState>,
+    in_flight_bytes: usize,
+    summary: RunSummary,
+}
+
+/// What a flush attempt ended in.
+enum Flushed {
+    /// Inserted and committed.
+    Committed,
+    /// Abandoned (shutdown during retries, or the partition was lost); the range will be
+    /// replayed from the committed offset with the same token.
+    Abandoned,
+}
+
+impl Worker {
+    fn stopping(&self) -> bool {
+        *self.stop.borrow()
+    }
+
+    async fn consume(&mut self) {
+        let mut tick = tokio::time::interval(Duration::from_millis(50));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut stop = self.stop.clone();
+        loop {
+            self.drop_revoked();
+            if self.stopping() {
+                break;
+            }
+            let consumer = self.consumer.clone();
+            let new_partition = tokio::select! {
+                biased;
+                _ = stop.changed() => None,
+                _ = tick.tick() => None,
+                received = consumer.recv() => match received {
+                    Ok(message) => {
+                        let tp_known = self.partitions.iter().any(|p| {
+                            p.tp.partition == message.partition() && p.tp.topic == message.topic()
+                        });
+                        if tp_known {
+                            self.accept(&message);
+                            None
+                        } else {
+                            Some(message.detach())
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "consumer error");
+                        None
+                    }
+                },
+            };
+            if let Some(message) = new_partition {
+                self.open_partition(&message).await;
+                self.accept(&message);
+            }
+            self.flush_due().await;
+        }
+        self.shutdown_flush().await;
+    }
+
+    /// Drops batches of revoked partitions: their uncommitted ranges will be replayed by
+    /// the next owner from the committed offset.
+    fn drop_revoked(&mut self) {
+        for tp in self.consumer.context().take_revoked() {
+            if let Some(i) = self.partitions.iter().position(|p| p.tp == tp) {
+                let state = self.partitions.swap_remove(i);
+                self.in_flight_bytes -= state.batch.bytes;
+                tracing::info!(partition = %tp, range = ?state.batch.range, "dropped batch of revoked partition");
+            }
+            self.committed
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(&tp);
+        }
+        self.metrics
+            .in_flight_bytes
+            .set(i64::try_from(self.in_flight_bytes).unwrap_or(i64::MAX));
+    }
+
+    /// First message of a partition since assignment: learn whether a recorded range
+    /// must be replayed exactly.
+    async fn open_partition(&mut self, first: &impl Message) {
+        let tp = TopicPartition {
+            topic: first.topic().to_owned(),
+            partition: first.partition(),
+        };
+        let mut backoff = Backoff::new(&self.settings.retry);
+        let recorded = loop {
+            match self.sink.recorded_range(&tp).await {
+                Ok(r) => break r,
+                Err(e) => {
+                    self.readiness
+                        .clickhouse_reachable
+                        .store(false, Ordering::Relaxed);
+                    tracing::warn!(error = %e, "reading ingest state; retrying");
+                    backoff.wait().await;
+                }
+            }
+        };
+        let bound = replay_bound(recorded, first.offset());
+        tracing::info!(partition = %tp, resume_offset = first.offset(), ?recorded, replay_until = ?bound, "partition opened");
+        self.partitions.push(PartitionState {
+            exchange: exchange_for_topic(&tp.topic),
+            tp,
+            batch: PartitionBatch::new(bound),
+        });
+    }
+
+    fn accept(&mut self, message: &impl Message) {
+        let Some(state) = self
+            .partitions
+            .iter_mut()
+            .find(|p| p.tp.partition == message.partition() && p.tp.topic == message.topic())
+        else {
+            return;
+        };
+        let payload = message.payload().unwrap_or_default();
+        let offset = message.offset();
+        self.metrics.messages_consumed.inc();
+        self.summary.consumed += 1;
+        state.batch.extend(offset, payload.len());
+        self.in_flight_bytes += payload.len();
+        let result = match state.exchange {
+            Some(exchange) => {
+                self.normalizer
+                    .normalize(exchange, payload, now_micros(), &mut state.batch.rows)
+            }
+            None => {
+                self.metrics.reject(UNKNOWN_SOURCE_TOPIC);
+                state.batch.rejects.push(RejectedMessage {
+                    offset,
+                    payload: payload.to_vec(),
+                    reason: UNKNOWN_SOURCE_TOPIC,
+                    detail: format!("topic `{}` names no known exchange", state.tp.topic),
+                });
+                return;
+            }
+        };
+        match result {
+            Ok(Outcome::Trades(_)) => {}
+            Ok(Outcome::Ignored) => {
+                self.metrics.messages_ignored.inc();
+            }
+            Err(reject) => {
+                self.metrics.reject(reject.code());
+                state.batch.rejects.push(RejectedMessage {
+                    offset,
+                    payload: payload.to_vec(),
+                    reason: reject.code(),
+                    detail: reject.to_string(),
+                });
+            }
+        }
+    }
+
+    async fn flush_due(&mut self) {
+        let now = Instant::now();
+        let limits = self.settings.batch.clone();
+        let mut due: Vec<(usize, FlushReason)> = self
+            .partitions
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| p.batch.flush_reason(&limits, now).map(|r| (i, r)))
+            .collect();
+        if due.is_empty() && self.in_flight_bytes > limits.max_in_flight_bytes {
+            // Batches still bounded by a replayed range must not be cut short.
+            if let Some((i, _)) = self
+                .partitions
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.batch.replay_bound.is_none())
+                .max_by_key(|(_, p)| p.batch.bytes)
+            {
+                due.push((i, FlushReason::Memory));
+            }
+        }
+        for (i, reason) in due {
+            self.flush(i, reason).await;
+        }
+        self.metrics
+            .in_flight_bytes
+            .set(i64::try_from(self.in_flight_bytes).unwrap_or(i64::MAX));
+    }
+
+    async fn shutdown_flush(&mut self) {
+        let ready: Vec<usize> = (0..self.partitions.len())
+            .filter(|&i| {
+                let b = &self.partitions[i].batch;
+                !b.is_empty()
+                    && b.replay_bound
+                        .is_none_or(|bound| b.range.is_some_and(|r| r.last >= bound))
+            })
+            .collect();
+        for i in ready {
+            self.flush(i, FlushReason::Shutdown).await;
+        }
+    }
+
+    /// Flushes partition `index`. On abandonment the partition is seeked back to the
+    /// batch's first offset (its state is reopened from `silver_ingest_state`, so the
+    /// replay carries the same token).
+    async fn flush(&mut self, index: usize, reason: FlushReason) {
+        let tp = self.partitions[index].tp.clone();
+        let batch = self.partitions[index].batch.take();
+        self.in_flight_bytes -= batch.bytes;
+        let Some(range) = batch.range else {
+            return;
+        };
+        tracing::debug!(partition = %tp, ?range, rows = batch.rows.len(), rejects = batch.rejects.len(), ?reason, "flushing");
+        match self.deliver(&tp, range, &batch).await {
+            Flushed::Committed => {
+                self.summary.batches_committed += 1;
+                self.summary.rows_inserted += batch.rows.len() as u64;
+            }
+            Flushed::Abandoned => {
+                tracing::warn!(partition = %tp, ?range, "batch abandoned; will replay from the committed offset");
+                if let Some(i) = self.partitions.iter().position(|p| p.tp == tp) {
+                    self.partitions.swap_remove(i);
+                }
+                if !self.stopping() {
+                    let consumer = self.consumer.clone();
+                    let seek_tp = tp.clone();
+                    let _ = tokio::task::spawn_blocking(move || {
+                        consumer.seek(
+                            &seek_tp.topic,
+                            seek_tp.partition,
+                            Offset::Offset(range.first),
+                            Duration::from_secs(5),
+                        )
+                    })
+                    .await;
+                }
+            }
+        }
+    }
+
+    async fn deliver(
+        &mut self,
+        tp: &TopicPartition,
+        range: OffsetRange,
+        batch: &PartitionBatch,
+    ) -> Flushed {
+        let mut backoff = Backoff::new(&self.settings.retry);
+        let mut paused = false;
+        // 1. Dead letters, acknowledged.
+        loop {
+            match self.dlq.deliver(tp, &batch.rejects).await {
+                Ok(()) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "dead-letter delivery failed; retrying");
+                    self.readiness
+                        .broker_reachable
+                        .store(false, Ordering::Relaxed);
+                    if self.stopping() {
+                        return self.resume_after(paused, Flushed::Abandoned);
+                    }
+                    paused = self.pause(paused);
+                    backoff.wait().await;
+                }
+            }
+        }
+        // 2. Record the range, then 3. insert it with its token.
+        if !batch.rows.is_empty() {
+            loop {
+                let started = Instant::now();
+                let attempt = match self.sink.record_range(tp, range).await {
+                    Ok(()) => self.sink.insert(tp, range, &batch.rows).await,
+                    Err(e) => Err(e),
+                };
+                match attempt {
+                    Ok(()) => {
+                        self.metrics
+                            .insert_latency_seconds
+                            .observe(started.elapsed().as_secs_f64());
+                        self.metrics.batch_rows.observe(batch.rows.len() as f64);
+                        self.metrics.rows_inserted.inc_by(batch.rows.len() as u64);
+                        self.metrics.batches_inserted.inc();
+                        self.readiness
+                            .clickhouse_reachable
+                            .store(true, Ordering::Relaxed);
+                        break;
+                    }
+                    Err(e) => {
+                        self.metrics.insert_failures.inc();
+                        self.readiness
+                            .clickhouse_reachable
+                            .store(false, Ordering::Relaxed);
+                        tracing::warn!(error = %e, "insert failed; retrying the same range");
+                        if self.stopping() {
+                            return self.resume_after(paused, Flushed::Abandoned);
+                        }
+                        paused = self.pause(paused);
+                        backoff.wait().await;
+                    }
+                }
+            }
+        }
+        // 4. Commit the next offset.
+        loop {
+            let consumer = self.consumer.clone();
+            let commit_tp = tp.clone();
+            let next = range.next_offset();
+            let result =
+                tokio::task::spawn_blocking(move || {
+                    let mut list = TopicPartitionList::new();
+                    list.add_partition_offset(
+                        &commit_tp.topic,
+                        commit_tp.partition,
+                        Offset::Offset(next),
+                    )?;
+                    let outcome = consumer.commit(&list, CommitMode::Sync);
+                    let still_owned = !consumer.assignment_lost()
+                        && consumer.assignment().is_ok_and(|a| {
+                            a.find_partition(&commit_tp.topic, commit_tp.partition)
+                                .is_some()
+                        });
+                    outcome
+                        .map(|()| still_owned)
+                        .or_else(|e| if still_owned { Err(e) } else { Ok(false) })
+                })
+                .await;
+            match result {
+                Ok(Ok(true)) => {
+                    self.metrics.commits.inc();
+                    self.committed
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .insert(tp.clone(), range.next_offset());
+                    return self.resume_after(paused, Flushed::Committed);
+                }
+                Ok(Ok(false)) => return self.resume_after(paused, Flushed::Abandoned),
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, partition = %tp, "commit failed; retrying");
+                    self.readiness
+                        .broker_reachable
+                        .store(false, Ordering::Relaxed);
+                }
+                Err(e) => tracing::warn!(error = %e, "commit task failed; retrying"),
+            }
+            if self.stopping() {
+                return self.resume_after(paused, Flushed::Abandoned);
+            }
+            paused = self.pause(paused);
+            backoff.wait().await;
+        }
+    }
+
+    /// Pauses every assigned partition (once) so librdkafka stops prefetching while a
+    /// retry loop holds the worker.
+    fn pause(&self, already: bool) -> bool {
+        if !already
+            && let Ok(assignment) = self.consumer.assignment()
+            && let Err(e) = self.consumer.pause(&assignment)
+        {
+            tracing::warn!(error = %e, "pausing partitions failed");
+        }
+        true
+    }
+
+    fn resume_after(&self, paused: bool, outcome: Flushed) -> Flushed {
+        if paused
+            && let Ok(assignment) = self.consumer.assignment()
+            && let Err(e) = self.consumer.resume(&assignment)
+        {
+            tracing::warn!(error = %e, "resuming partitions failed");
+        }
+        outcome
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_names_its_exchange() {
+        assert_eq!(
+            exchange_for_topic("market.crypto.trades.kraken.raw"),
+            Some(Exchange::Kraken)
+        );
+        assert_eq!(exchange_for_topic("market.crypto.trades.dlq"), None);
+    }
+
+    #[test]
+    fn consumer_commits_manually() {
+        let config = consumer_config(&Settings::default());
+        assert_eq!(config.get("enable.auto.commit"), Some("false"));
+        assert_eq!(config.get("enable.auto.offset.store"), Some("false"));
+        assert_eq!(config.get("isolation.level"), Some("read_uncommitted"));
+    }
+}
