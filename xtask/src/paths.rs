@@ -27,3 +27,18 @@ pub fn tools_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/tmp"));
     home.join(".cache").join("phase4").join("tools")
 }
+
+/// Log files of the stack's parts: `target/stack/logs/`.
+pub fn stack_logs_dir() -> PathBuf {
+    stack_dir().join("logs")
+}
+
+/// The pinned tansu install: `<tools>/tansu-0.6.0`, binary in its `bin/`.
+pub fn tansu_root() -> PathBuf {
+    tools_dir().join("tansu-0.6.0")
+}
+
+/// The chDB virtualenv: `<tools>/chdb-venv`.
+pub fn chdb_venv() -> PathBuf {
+    tools_dir().join("chdb-venv")
+}
