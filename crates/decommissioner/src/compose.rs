@@ -97,7 +97,7 @@ pub struct ComposeFile {
 }
 
 /// A reference to a removed service cut out of a kept one.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CleanedReference {
     /// The kept service.
     pub service: String,

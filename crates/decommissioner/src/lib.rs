@@ -6,6 +6,9 @@
 //!
 //! Architecture invariant: only this crate talks to Docker about legacy services.
 
+pub mod apply;
+pub mod archive;
+pub mod checklist;
 pub mod compose;
 pub mod config;
 pub mod docker;
