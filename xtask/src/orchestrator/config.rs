@@ -1,0 +1,257 @@
+//! The orchestrator's settings: defaults, then an optional TOML file, then environment
+//! variables `PHASE4_MIGRATE__<KEY>` (e.g. `PHASE4_MIGRATE__TARGETS__TOTAL_CPU=20`).
+
+use std::path::{Path, PathBuf};
+
+use ch_support::ClickHouseConfig;
+use layered_config::{ConfigError, Validate};
+use serde::{Deserialize, Serialize};
+
+/// The environment prefix of [`OrchestratorConfig`].
+pub const CONFIG_PREFIX: &str = "PHASE4_MIGRATE";
+
+/// Budget targets of the resource checkpoint (step 7). Defaults come from the tracker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Targets {
+    /// Upper bound of the platform's declared CPU limits after the migration, in cores.
+    pub total_cpu: f64,
+    /// Upper bound of the platform's declared memory limits after the migration, in GiB.
+    pub total_ram_gb: f64,
+    /// Services to eliminate; 0 means "as many as the decommission list names".
+    pub services_eliminated: u32,
+    /// Upper bound of the processor's average CPU under the stated load, in cores.
+    pub processor_cpu: f64,
+    /// Upper bound of the processor's peak RSS under the stated load, in MiB.
+    pub processor_ram_mb: u64,
+}
+
+impl Default for Targets {
+    fn default() -> Self {
+        Self {
+            total_cpu: 22.0,
+            total_ram_gb: 26.0,
+            services_eliminated: 0,
+            processor_cpu: 0.5,
+            processor_ram_mb: 512,
+        }
+    }
+}
+
+/// What the phase plan and the tracker claim, compared with measurements in the Notes.
+/// These are the user's documents' numbers, kept here so they are never typed into output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PlanClaims {
+    /// The tracker's "Services eliminated" figure.
+    pub services_eliminated: u32,
+    /// The plan's "before" CPU total.
+    pub cpu_before: f64,
+    /// The plan's "before" memory total, GiB.
+    pub ram_before_gb: f64,
+    /// The plan's Spark master figures: CPU, GiB.
+    pub spark_master: (f64, f64),
+    /// The plan's per-worker figures: CPU, GiB.
+    pub spark_worker: (f64, f64),
+    /// The plan's five streaming jobs together: CPU, GiB.
+    pub streaming_jobs: (f64, f64),
+}
+
+impl Default for PlanClaims {
+    fn default() -> Self {
+        Self {
+            services_eliminated: 9,
+            cpu_before: 37.0,
+            ram_before_gb: 46.0,
+            spark_master: (1.0, 1.0),
+            spark_worker: (4.0, 8.0),
+            streaming_jobs: (4.5, 2.75),
+        }
+    }
+}
+
+/// The legacy deployment the migration takes apart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LegacyConfig {
+    /// The compose file that step 6 edits. The demo points this at a copy under `target/`.
+    pub compose_file: PathBuf,
+    /// Further compose files that make up the platform (counted in the totals, not edited).
+    pub extra_compose_files: Vec<PathBuf>,
+    /// The compose project name of the running legacy containers.
+    pub compose_project: String,
+    /// The v1 candles table in ClickHouse.
+    pub v1_candles_table: String,
+}
+
+impl Default for LegacyConfig {
+    fn default() -> Self {
+        Self {
+            compose_file: PathBuf::from("target/demo/legacy/docker-compose.legacy.yml"),
+            extra_compose_files: Vec::new(),
+            compose_project: "market-v1".to_owned(),
+            v1_candles_table: "legacy_ohlcv_v1".to_owned(),
+        }
+    }
+}
+
+/// How step 7 measures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MeasureConfig {
+    /// How long to sample container stats and the processor, in seconds.
+    pub sample_seconds: u64,
+    /// Trades per second replayed while the processor is sampled.
+    pub load_rate: u32,
+}
+
+impl Default for MeasureConfig {
+    fn default() -> Self {
+        Self {
+            sample_seconds: 10,
+            load_rate: 2_000,
+        }
+    }
+}
+
+/// Everything `migrate`, `status`, `demo` and `rollback` need.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OrchestratorConfig {
+    /// The state file (relative paths are under the workspace root).
+    pub state_file: PathBuf,
+    /// Where `status` writes the tracker.
+    pub progress_file: PathBuf,
+    /// Where the validator's reports and other artifacts go.
+    pub work_dir: PathBuf,
+    /// The tracker's "Phase Owner".
+    pub phase_owner: String,
+    /// Kafka bootstrap servers.
+    pub kafka_brokers: String,
+    /// ClickHouse connection.
+    pub clickhouse: ClickHouseConfig,
+    /// The legacy deployment.
+    pub legacy: LegacyConfig,
+    /// Budget targets.
+    pub targets: Targets,
+    /// The plan's claims, compared in Notes.
+    pub plan_claims: PlanClaims,
+    /// How step 7 measures.
+    pub measure: MeasureConfig,
+}
+
+impl Default for OrchestratorConfig {
+    fn default() -> Self {
+        Self {
+            state_file: PathBuf::from("target/migration/state.json"),
+            progress_file: PathBuf::from("docs/PROGRESS.md"),
+            work_dir: PathBuf::from("target/migration"),
+            phase_owner: "Platform Engineering".to_owned(),
+            kafka_brokers: std::env::var("PHASE4_KAFKA_BROKERS")
+                .unwrap_or_else(|_| "127.0.0.1:19092".to_owned()),
+            clickhouse: ClickHouseConfig {
+                url: std::env::var("PHASE4_CLICKHOUSE_URL")
+                    .unwrap_or_else(|_| ch_support::DEFAULT_CLICKHOUSE_URL.to_owned()),
+                ..ClickHouseConfig::default()
+            },
+            legacy: LegacyConfig::default(),
+            targets: Targets::default(),
+            plan_claims: PlanClaims::default(),
+            measure: MeasureConfig::default(),
+        }
+    }
+}
+
+impl Validate for OrchestratorConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key: &str, message: &str| ConfigError::Invalid {
+            key: key.to_owned(),
+            message: message.to_owned(),
+        };
+        if self.targets.total_cpu.is_nan() || self.targets.total_cpu <= 0.0 {
+            return Err(invalid(
+                "targets.total_cpu",
+                "must be a positive number of cores",
+            ));
+        }
+        if self.targets.total_ram_gb.is_nan() || self.targets.total_ram_gb <= 0.0 {
+            return Err(invalid(
+                "targets.total_ram_gb",
+                "must be a positive number of GiB",
+            ));
+        }
+        if self.targets.processor_cpu.is_nan() || self.targets.processor_cpu <= 0.0 {
+            return Err(invalid(
+                "targets.processor_cpu",
+                "must be a positive number of cores",
+            ));
+        }
+        if self.measure.sample_seconds == 0 {
+            return Err(invalid("measure.sample_seconds", "must be at least 1"));
+        }
+        if self.clickhouse.database.is_empty() {
+            return Err(invalid("clickhouse.database", "must not be empty"));
+        }
+        Ok(())
+    }
+}
+
+impl OrchestratorConfig {
+    /// Loads the layers; `file` is optional.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        Ok(layered_config::load(file, CONFIG_PREFIX)?)
+    }
+
+    /// `path` made absolute against the workspace root.
+    pub fn resolve(path: &Path) -> PathBuf {
+        if path.is_absolute() {
+            path.to_owned()
+        } else {
+            crate::paths::workspace_root().join(path)
+        }
+    }
+
+    /// The state file, absolute.
+    pub fn state_path(&self) -> PathBuf {
+        Self::resolve(&self.state_file)
+    }
+
+    /// The tracker file, absolute.
+    pub fn progress_path(&self) -> PathBuf {
+        Self::resolve(&self.progress_file)
+    }
+
+    /// The work directory, absolute.
+    pub fn work_path(&self) -> PathBuf {
+        Self::resolve(&self.work_dir)
+    }
+
+    /// The edited compose file, absolute.
+    pub fn compose_path(&self) -> PathBuf {
+        Self::resolve(&self.legacy.compose_file)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_overrides_targets_and_errors_name_the_key() {
+        let env = [(
+            "PHASE4_MIGRATE__TARGETS__TOTAL_CPU".to_owned(),
+            "20".to_owned(),
+        )];
+        let config: OrchestratorConfig =
+            layered_config::load_from(None, CONFIG_PREFIX, env).unwrap();
+        assert_eq!(config.targets.total_cpu, 20.0);
+        let env = [(
+            "PHASE4_MIGRATE__TARGETS__TOTAL_CPU".to_owned(),
+            "-1".to_owned(),
+        )];
+        let err = layered_config::load_from::<OrchestratorConfig, _>(None, CONFIG_PREFIX, env)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("targets.total_cpu"), "{err}");
+    }
+}
