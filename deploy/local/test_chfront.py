@@ -6,7 +6,10 @@ Run: ~/.cache/phase4/tools/chdb-venv/bin/python -m unittest discover -s deploy/l
 import http.client
 import os
 import shutil
+import signal
 import struct
+import subprocess
+import sys
 import tempfile
 import threading
 import unittest
@@ -189,6 +192,27 @@ class ErrorFormatting(unittest.TestCase):
         self.assertEqual(chfront.http_status_for("SYNTAX_ERROR"), 400)
         self.assertEqual(chfront.http_status_for("UNKNOWN_DATABASE"), 404)
         self.assertEqual(chfront.http_status_for("MEMORY_LIMIT_EXCEEDED"), 500)
+
+
+class Process(unittest.TestCase):
+    def test_non_loopback_bind_is_refused(self):
+        args = chfront.parse_args(["--host", "0.0.0.0", "--data-dir", "unused"])
+        with self.assertRaises(SystemExit) as caught:
+            chfront.serve(args)
+        self.assertIn("non-loopback", str(caught.exception))
+
+    def test_sigterm_stops_the_process_cleanly(self):
+        data_dir = tempfile.mkdtemp(prefix="chfront-sigterm-")
+        self.addCleanup(shutil.rmtree, data_dir, ignore_errors=True)
+        process = subprocess.Popen(
+            [sys.executable, chfront.__file__, "--port", "0", "--data-dir", data_dir],
+            stderr=subprocess.PIPE, text=True)
+        banner = process.stderr.readline()
+        self.assertIn("listening on http://127.0.0.1:", banner)
+        process.send_signal(signal.SIGTERM)
+        _, rest = process.communicate(timeout=60)
+        self.assertEqual(process.returncode, 0, rest)
+        self.assertIn("stopped", rest)
 
 
 class HttpFront(unittest.TestCase):
