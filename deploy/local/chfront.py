@@ -590,11 +590,12 @@ class EngineConnection:
             rows = self.run(f"SELECT name, value, changed FROM system.settings "
                             f"WHERE name IN ({names})", "JSONEachRow")
             previous = {row["name"]: row for row in map(json.loads, rows.splitlines())}
-            for name, value in request.settings.items():
-                if name not in previous:
-                    raise ClickHouseError(115, "UNKNOWN_SETTING", f"Unknown setting {name}")
-                self.run(f"SET {quote_identifier(name)} = {quote_string(value)}")
+            unknown = set(request.settings) - set(previous)
+            if unknown:
+                raise ClickHouseError(115, "UNKNOWN_SETTING", f"Unknown setting {min(unknown)}")
         try:
+            for name, value in request.settings.items():
+                self.run(f"SET {quote_identifier(name)} = {quote_string(value)}")
             yield self
         finally:
             for name, row in previous.items():
@@ -641,12 +642,18 @@ class Engine:
     @contextlib.contextmanager
     def connection(self, request: Request):
         if request.session_id is None:
-            conn = self._pool.get()
+            conn, reusable = self._pool.get(), False
             try:
                 with conn.scoped(request, in_session=False):
                     yield conn
+                reusable = True
+            except ClickHouseError:
+                reusable = True  # the engine reported it; the connection is fine
+                raise
             finally:
-                self._pool.put(conn)
+                # A client that vanished mid-stream may leave chDB's stream open, and an
+                # open stream makes the connection's next query return nothing.
+                self._pool.put(conn if reusable else EngineConnection(self._chdb, self._path))
             return
         session = self._session(request)
         if not session.lock.acquire(blocking=False):
@@ -698,8 +705,8 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "chfront"
     engine: Engine  # set by serve()
 
-    def log_message(self, format, *args):  # noqa: A002 - stdlib signature
-        pass  # one line per request is written by _log instead
+    def log_request(self, code="-", size="-"):
+        pass  # _handle writes one line per request, with what it did
 
     def do_GET(self):
         self._handle(readonly=True)
@@ -725,6 +732,7 @@ class Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
             self._status = self._status or 499
+            self._summary += " client-gone"
         except Exception as exc:  # keep serving; report like the server would
             self._drain_body()
             self._send_error(ClickHouseError(1001, "STD_EXCEPTION", f"{type(exc).__name__}: {exc}"))

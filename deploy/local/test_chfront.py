@@ -295,6 +295,18 @@ class HttpFront(unittest.TestCase):
         self.assertTrue(data.endswith(b" " + tag + b"\r\n__exception__\r\n"), data[-200:])
         self.assertIn(b"Code: 395. DB::Exception:", data[-1000:])
 
+    def test_client_leaving_mid_stream_does_not_poison_the_pool(self):
+        for _ in range(3):  # more than the pool holds
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+            conn.request("POST", "/", body=b"SELECT number FROM numbers(50000000)")
+            response = conn.getresponse()
+            self.assertEqual(len(response.read(1000)), 1000)
+            conn.sock.shutdown(2)
+            conn.close()
+        for _ in range(4):
+            _, data = self.request(body=b"SELECT 42")
+            self.assertEqual(data, b"42\n")
+
     def test_errors_carry_code_header_and_status(self):
         response, data = self.request(body=b"SELECT * FROM no_such_table")
         self.assertEqual(response.status, 404)
