@@ -666,6 +666,17 @@ class Engine:
             session.last_used[0] = time.monotonic() + request.session_timeout
             session.lock.release()
 
+    def close(self):
+        """Closes idle connections; ones still serving a request end with the process."""
+        with self._sessions_lock:
+            connections = [session.connection for session in self._sessions.values()]
+            self._sessions.clear()
+        while not self._pool.empty():
+            connections.append(self._pool.get_nowait())
+        for connection in connections:
+            with contextlib.suppress(Exception):
+                connection.conn.close()
+
     def _session(self, request: Request) -> Session:
         with self._sessions_lock:
             now = time.monotonic()
@@ -988,7 +999,7 @@ def serve(args: argparse.Namespace) -> ThreadingHTTPServer:
     return server
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     server = serve(args)
 
@@ -1003,9 +1014,15 @@ def main(argv: list[str] | None = None) -> int:
                      f"engine={server.RequestHandlerClass.engine.version}\n")
     server.serve_forever()
     server.server_close()
-    sys.stderr.write("chfront: stopped\n")
-    return 0
+    # Closing chDB during interpreter teardown can deadlock (its threads want the GIL), so
+    # close it first, give that a bounded time, and leave without the teardown.
+    closer = threading.Thread(target=server.RequestHandlerClass.engine.close, daemon=True)
+    closer.start()
+    closer.join(timeout=10)
+    sys.stderr.write(f"chfront: stopped{'' if not closer.is_alive() else ' (engine close timed out)'}\n")
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
