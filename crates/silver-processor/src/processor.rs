@@ -662,25 +662,24 @@ impl Worker {
             let consumer = self.consumer.clone();
             let commit_tp = tp.clone();
             let next = range.next_offset();
-            let result =
-                tokio::task::spawn_blocking(move || {
-                    let mut list = TopicPartitionList::new();
-                    list.add_partition_offset(
-                        &commit_tp.topic,
-                        commit_tp.partition,
-                        Offset::Offset(next),
-                    )?;
-                    let outcome = consumer.commit(&list, CommitMode::Sync);
-                    let still_owned = !consumer.assignment_lost()
-                        && consumer.assignment().is_ok_and(|a| {
-                            a.find_partition(&commit_tp.topic, commit_tp.partition)
-                                .is_some()
-                        });
-                    outcome
-                        .map(|()| still_owned)
-                        .or_else(|e| if still_owned { Err(e) } else { Ok(false) })
-                })
-                .await;
+            let result = tokio::task::spawn_blocking(move || {
+                let mut list = TopicPartitionList::new();
+                list.add_partition_offset(
+                    &commit_tp.topic,
+                    commit_tp.partition,
+                    Offset::Offset(next),
+                )?;
+                let outcome = consumer.commit(&list, CommitMode::Sync);
+                let still_owned = !consumer.assignment_lost()
+                    && consumer.assignment().is_ok_and(|a| {
+                        a.find_partition(&commit_tp.topic, commit_tp.partition)
+                            .is_some()
+                    });
+                outcome
+                    .map(|()| still_owned)
+                    .or_else(|e| if still_owned { Err(e) } else { Ok(false) })
+            })
+            .await;
             match result {
                 Ok(Ok(true)) => {
                     self.metrics.commits.inc();
