@@ -290,7 +290,7 @@ class HttpFront(unittest.TestCase):
     def test_error_after_first_rows_arrives_in_band(self):
         response, data = self.request(
             params={"default_format": "RowBinary"},
-            body=b"SELECT throwIf(number = 200000) FROM numbers(1000000)")
+            body=b"SELECT throwIf(number = 5000000) FROM numbers(10000000)")
         tag = response.getheader("X-ClickHouse-Exception-Tag").encode()
         self.assertTrue(data.endswith(b" " + tag + b"\r\n__exception__\r\n"), data[-200:])
         self.assertIn(b"Code: 395. DB::Exception:", data[-1000:])

@@ -316,7 +316,7 @@ async fn server_errors_surface_with_the_server_code() {
 
     // An error after the first rows were streamed arrives in-band and still names its code.
     let mut cursor = client
-        .query("SELECT throwIf(number = 700000) FROM system.numbers LIMIT 1000000")
+        .query("SELECT throwIf(number = 5000000) FROM system.numbers LIMIT 10000000")
         .fetch::<u8>()
         .unwrap();
     let error = loop {
