@@ -37,6 +37,7 @@ MAX_QUERY_SIZE = 256 * 1024  # ClickHouse's default max_query_size.
 MAX_FORM_SIZE = 16 * 1024 * 1024
 LZ4_METHOD, NONE_METHOD = 0x82, 0x02
 CHECKSUM_SIZE, BLOCK_HEADER_SIZE = 16, 9
+SESSION_LOCK_WAIT_SECONDS = 5
 
 # --------------------------------------------------------------------------- errors
 
@@ -656,7 +657,9 @@ class Engine:
                 self._pool.put(conn if reusable else EngineConnection(self._chdb, self._path))
             return
         session = self._session(request)
-        if not session.lock.acquire(blocking=False):
+        # Wait a little: the previous request of this session may still be restoring its
+        # settings after its client already got the response.
+        if not session.lock.acquire(timeout=SESSION_LOCK_WAIT_SECONDS):
             raise ClickHouseError(373, "SESSION_IS_LOCKED",
                                   f"Session {request.session_id} is locked by a concurrent client")
         try:
