@@ -7,8 +7,9 @@ use std::time::Duration;
 use anyhow::Context;
 
 use super::config::OrchestratorConfig;
+use super::replay::{self, ReplaySummary};
 use super::resources::{self, Declared, Measurements};
-use super::state::{Journal, ResourceRecord, now};
+use super::state::{Check, ChecklistRow, Journal, ResourceRecord, now};
 use super::steps::Step;
 use super::tracker::LEGACY_SERVICES;
 
@@ -49,9 +50,406 @@ impl Environment {
     /// Runs one step; measurements go into the journal as they are taken.
     pub fn run_step(&self, step: Step, journal: &mut Journal) -> anyhow::Result<StepResult> {
         match step {
+            Step::CreateSilverTable => self.create_silver_table(),
+            Step::ImplementProcessor => self.implement_processor(),
+            Step::DeployProcessor => self.deploy_processor(),
+            Step::Decommission => self.decommission(journal),
             Step::ResourceCheckpoint => self.resource_checkpoint(journal),
             other => not_available(other),
         }
+    }
+
+    fn client(&self) -> clickhouse::Client {
+        ch_support::client(&self.config.clickhouse)
+    }
+
+    /// The replay the demo recorded (expected counts for the M1 gate), if any.
+    pub fn replay_summary_path(&self) -> PathBuf {
+        self.config.work_path().join("replay.json")
+    }
+
+    fn recorded_replay(&self) -> Option<ReplaySummary> {
+        let text = std::fs::read_to_string(self.replay_summary_path()).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    /// Step 1: the silver migrations (`sql/silver`, embedded in the processor crate).
+    fn create_silver_table(&self) -> anyhow::Result<StepResult> {
+        let database = self.config.clickhouse.database.clone();
+        let client = self.client();
+        let runtime = self.runtime()?;
+        let outcomes = runtime.block_on(silver_processor::schema::apply(
+            &client,
+            &database,
+            &silver_processor::config::SchemaSettings::default(),
+        ))?;
+        let exists: u64 = runtime.block_on(
+            client
+                .query("SELECT count() FROM system.tables WHERE database = ? AND name = 'silver_trades'")
+                .bind(&database)
+                .fetch_one(),
+        )?;
+        anyhow::ensure!(
+            exists == 1,
+            "silver_trades is not in database `{database}` after the migrations"
+        );
+        let described = outcomes
+            .iter()
+            .map(|o| match o {
+                ch_support::migrations::Outcome::Applied(name) => format!("applied {name}"),
+                ch_support::migrations::Outcome::AlreadyApplied(name) => {
+                    format!("{name} already applied")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        Ok(StepResult::Done {
+            notes: vec![format!("`{database}`.silver_trades exists; {described}")],
+        })
+    }
+
+    /// Step 2: the Rust processor's normalizer agrees with every generated message's
+    /// expected outcome, and its binary builds.
+    fn implement_processor(&self) -> anyhow::Result<StepResult> {
+        use trade_model::generator::{Expected, Generator, GeneratorConfig};
+        use trade_model::{InstrumentRegistry, Normalizer, ValidationRules};
+
+        let config = GeneratorConfig::default();
+        let normalizer = Normalizer::new(InstrumentRegistry::bundled(), ValidationRules::default());
+        let (mut checked, mut differences, mut trades, mut rejects, mut ignored) =
+            (0u64, 0u64, 0u64, 0u64, 0u64);
+        let mut first_difference = None;
+        for message in Generator::new(config.clone()).take(30_000) {
+            checked += 1;
+            let mut rows = Vec::new();
+            let result = normalizer.normalize(
+                message.exchange,
+                &message.payload,
+                config.now_micros,
+                &mut rows,
+            );
+            let agrees = match (&message.expected, &result) {
+                (Expected::Trades(expected), Ok(_)) => {
+                    trades += expected.len() as u64;
+                    *expected == rows
+                }
+                (Expected::Reject(code), Err(reject)) => {
+                    rejects += 1;
+                    *code == reject.code()
+                }
+                (Expected::Ignored, Ok(_)) => {
+                    ignored += 1;
+                    rows.is_empty()
+                }
+                _ => false,
+            };
+            if !agrees {
+                differences += 1;
+                first_difference.get_or_insert_with(|| {
+                    format!(
+                        "{} message expected {:?}, got {:?}",
+                        message.exchange.as_str(),
+                        message.expected,
+                        result.map_err(|r| r.code())
+                    )
+                });
+            }
+        }
+        if let Some(first) = first_difference {
+            return Ok(StepResult::GateFailed {
+                notes: vec![format!(
+                    "{differences} of {checked} generated messages disagree"
+                )],
+                blocker: format!("normalizer disagrees with the generator: {first}"),
+                impact: "the processor cannot be deployed (step 3)".into(),
+            });
+        }
+        let binary = self.build_processor()?;
+        Ok(StepResult::Done {
+            notes: vec![
+                format!(
+                    "{checked} generated messages of every format: {trades} trades, {rejects} \
+                     rejects, {ignored} control, all as expected"
+                ),
+                format!("binary built: {}", binary.display()),
+            ],
+        })
+    }
+
+    /// Builds the processor binary with the configured profile and returns its path.
+    fn build_processor(&self) -> anyhow::Result<PathBuf> {
+        let profile = &self.config.processor.profile;
+        let status =
+            std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+                .current_dir(crate::paths::workspace_root())
+                .args([
+                    "build",
+                    "--quiet",
+                    "-p",
+                    "silver-processor",
+                    "--bin",
+                    "silver-processor",
+                    "--profile",
+                    profile,
+                ])
+                .status()
+                .context("running cargo build for the processor")?;
+        anyhow::ensure!(
+            status.success(),
+            "building silver-processor failed ({status})"
+        );
+        let dir = if profile == "dev" {
+            "debug"
+        } else {
+            profile.as_str()
+        };
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| crate::paths::workspace_root().join("target"));
+        let binary = target.join(dir).join("silver-processor");
+        anyhow::ensure!(binary.exists(), "{} was not produced", binary.display());
+        Ok(binary)
+    }
+
+    /// Step 3: the processor runs as a background process (reused when already running),
+    /// is ready, and has caught up with the raw topics.
+    fn deploy_processor(&self) -> anyhow::Result<StepResult> {
+        let pid = match self.processor_pid() {
+            Ok(pid) => pid,
+            Err(_) => self.start_processor()?,
+        };
+        let base = format!("http://{}", self.config.processor.http_listen);
+        let runtime = self.runtime()?;
+        let deadline = std::time::Instant::now()
+            + Duration::from_secs(self.config.processor.catch_up_timeout_secs);
+        loop {
+            let ready = runtime
+                .block_on(silver_processor::http::probe(
+                    &format!("{base}/readyz"),
+                    Duration::from_secs(2),
+                ))
+                .is_ok();
+            if ready {
+                break;
+            }
+            anyhow::ensure!(
+                Path::new(&format!("/proc/{pid}")).exists(),
+                "the processor (pid {pid}) exited; see {}",
+                self.processor_log_path().display()
+            );
+            anyhow::ensure!(
+                std::time::Instant::now() < deadline,
+                "the processor did not become ready at {base}/readyz"
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        println!("  processor pid {pid} ready at {base}");
+        let expected = self.recorded_replay();
+        let client = self.client();
+        let table = ch_support::quote::qualified(&self.config.clickhouse.database, "silver_trades");
+        let mut last_report = std::time::Instant::now();
+        let (rows, rejected, lag) = loop {
+            let metrics =
+                http_get(&self.config.processor.http_listen, "/metrics").unwrap_or_default();
+            let lag = metric_sum(&metrics, "silver_partition_lag");
+            let rejected = metric_sum(&metrics, "silver_rejects_total") as u64;
+            let rows: u64 = runtime.block_on(
+                client
+                    .query(&format!("SELECT count() FROM {table}"))
+                    .fetch_one(),
+            )?;
+            let caught_up = match &expected {
+                Some(e) => rows >= e.trades && rejected >= e.reject_total() && lag == 0.0,
+                None => lag == 0.0 && metric_sum(&metrics, "silver_messages_consumed_total") > 0.0,
+            };
+            if caught_up {
+                break (rows, rejected, lag);
+            }
+            if last_report.elapsed() > Duration::from_secs(5) {
+                println!(
+                    "  waiting for the processor: {rows} silver rows, {rejected} rejects, lag {lag}"
+                );
+                last_report = std::time::Instant::now();
+            }
+            if std::time::Instant::now() > deadline {
+                let want = expected
+                    .as_ref()
+                    .map(|e| {
+                        format!(
+                            " (expected {} rows, {} rejects)",
+                            e.trades,
+                            e.reject_total()
+                        )
+                    })
+                    .unwrap_or_default();
+                anyhow::bail!(
+                    "the processor did not catch up in time: {rows} rows, {rejected} rejects, lag {lag}{want}"
+                );
+            }
+            std::thread::sleep(Duration::from_secs(1));
+        };
+        let mut notes = vec![format!(
+            "pid {pid}, {base}/readyz ready; silver_trades has {rows} rows, {rejected} dead-lettered, lag {lag}"
+        )];
+        if let Some(e) = &expected {
+            if rows != e.trades || rejected != e.reject_total() {
+                return Ok(StepResult::GateFailed {
+                    notes,
+                    blocker: format!(
+                        "M1 gate: expected {} silver rows and {} dead letters from the replay, found {rows} and {rejected}",
+                        e.trades,
+                        e.reject_total()
+                    ),
+                    impact: "gold candles would be built on incomplete silver data".into(),
+                });
+            }
+            notes.push(format!(
+                "M1 gate holds: matches the replay ({})",
+                e.describe()
+            ));
+        }
+        Ok(StepResult::Done { notes })
+    }
+
+    fn processor_log_path(&self) -> PathBuf {
+        self.config.work_path().join("silver-processor.log")
+    }
+
+    /// Starts the processor in the background, detached from this process's lifetime.
+    fn start_processor(&self) -> anyhow::Result<u32> {
+        let binary = self.build_processor()?;
+        let work = self.config.work_path();
+        std::fs::create_dir_all(&work)?;
+        let log = std::fs::File::create(self.processor_log_path())?;
+        let ch = &self.config.clickhouse;
+        let child = std::process::Command::new(&binary)
+            .arg("run")
+            .env("SILVER__KAFKA__BROKERS", &self.config.kafka_brokers)
+            .env("SILVER__KAFKA__GROUP_ID", &self.config.processor.group_id)
+            .env("SILVER__CLICKHOUSE__URL", &ch.url)
+            .env("SILVER__CLICKHOUSE__DATABASE", &ch.database)
+            .env("SILVER__HTTP__LISTEN", &self.config.processor.http_listen)
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("starting {}", binary.display()))?;
+        let pid = child.id();
+        // The processor outlives this run on purpose (it is the deployed service); its pid
+        // file is how later steps, later runs and rollback find it.
+        std::mem::forget(child);
+        std::fs::write(self.processor_pid_path(), format!("{pid}\n"))?;
+        println!(
+            "  started {} (pid {pid}), log {}",
+            binary.display(),
+            self.processor_log_path().display()
+        );
+        Ok(pid)
+    }
+
+    /// Step 6: the decommissioner, gated on the validation report of step 5.
+    fn decommission(&self, journal: &mut Journal) -> anyhow::Result<StepResult> {
+        use decommissioner::apply::{ApplyRequest, apply};
+        use decommissioner::config::DecomConfig;
+        use decommissioner::docker::Engine;
+        use decommissioner::plan::Target;
+
+        self.snapshot_compose_before()?;
+        let config = DecomConfig::bundled()?;
+        let report = self.validation_report_path();
+        anyhow::ensure!(
+            report.exists(),
+            "no validation report at {} (step 5 writes it)",
+            report.display()
+        );
+        let compose_files = vec![self.config.compose_path()];
+        let runtime = self.runtime()?;
+        let target = match runtime.block_on(Engine::connect()) {
+            Ok(engine) => Target::Docker(engine),
+            Err(e) => Target::ComposeOnly {
+                reason: format!("no Docker daemon reachable ({e})"),
+            },
+        };
+        let compose_only_reason = match &target {
+            Target::ComposeOnly { reason } => Some(reason.clone()),
+            Target::Docker(_) => None,
+        };
+        let request = ApplyRequest {
+            services: config.service_names(&self.config.legacy.also_remove),
+            compose_files,
+            project: self.config.legacy.compose_project.clone(),
+            report,
+            expected_range: None,
+            now: time::OffsetDateTime::now_utc(),
+        };
+        let result = runtime.block_on(apply(&config, &request, &target))?;
+        let compose_only = compose_only_reason.or(result.compose_only.clone());
+        let rows: Vec<ChecklistRow> = result
+            .checklist
+            .rows
+            .iter()
+            .map(|r| ChecklistRow {
+                service: r.service.clone(),
+                display: r.display.clone(),
+                stopped: match (r.stopped, &compose_only) {
+                    (true, _) => Check::Yes,
+                    (false, Some(_)) => Check::NotApplicable,
+                    (false, None) => Check::No,
+                },
+                removed_from_compose: if r.removed_from_compose {
+                    Check::Yes
+                } else {
+                    Check::No
+                },
+                config_preserved: if r.config_preserved {
+                    Check::Yes
+                } else {
+                    Check::No
+                },
+                note: compose_only
+                    .as_ref()
+                    .map(|why| format!("containers not stopped: {why}; compose file only"))
+                    .unwrap_or_default(),
+            })
+            .collect();
+        let complete = rows.iter().all(ChecklistRow::complete);
+        let also = self.config.legacy.also_remove.join(", ");
+        journal.update(|s| {
+            s.decommission = rows;
+            if !also.is_empty() {
+                s.decide(
+                    format!("Also decommission {also} with the ten listed services"),
+                    "it only serves Spark (mounts the Spark checkpoint volume); the decommissioner refuses to leave it dangling",
+                );
+            }
+            s.log(Some(Step::Decommission), format!("decommissioner: {:?}, archive {}", result.outcome, result.archive_dir.display()));
+        })?;
+        let mut notes = vec![format!(
+            "{:?}: {} services eliminated; archive {}",
+            result.outcome,
+            result.checklist.services_eliminated,
+            result.archive_dir.display()
+        )];
+        if let Some(why) = &compose_only {
+            notes.push(format!("compose file only: {why}"));
+        }
+        notes.extend(result.checklist.notes.iter().cloned());
+        if !result.cleaned_references.is_empty() {
+            notes.push(format!(
+                "{} references cut from kept services",
+                result.cleaned_references.len()
+            ));
+        }
+        anyhow::ensure!(
+            complete,
+            "the checklist is not complete after the decommissioner ran"
+        );
+        Ok(StepResult::Done { notes })
+    }
+
+    /// Where step 5 writes the validator's JSON report.
+    pub fn validation_report_path(&self) -> PathBuf {
+        self.config.work_path().join("validation-report.json")
     }
 
     /// A runtime for the async crate APIs (xtask itself is synchronous).
@@ -219,9 +617,38 @@ impl Environment {
         pid: u32,
         window: Duration,
     ) -> (Result<resources::Usage, String>, String) {
-        let load = "idle (no replay running)".to_owned();
-        let usage = resources::sample_process(pid, window, || {}).map_err(|e| format!("{e:#}"));
-        (usage, load)
+        let rate = u64::from(self.config.measure.load_rate);
+        // Load trades a week after the validated range, so they never touch the candles
+        // step 5 compared.
+        let now_micros = time::OffsetDateTime::now_utc().unix_timestamp() * 1_000_000;
+        let config = replay::generator_config(
+            now_micros as u64 ^ 0x5eed,
+            now_micros + 7 * 86_400_000_000,
+            3_600_000_000,
+        );
+        let mut replayer = match replay::Replayer::new(&self.config.kafka_brokers, config) {
+            Ok(r) => r,
+            Err(e) => return (Err(format!("{e:#}")), "no load".into()),
+        };
+        let started = std::time::Instant::now();
+        let mut failure = None;
+        let usage = resources::sample_process(pid, window, || {
+            let due = (started.elapsed().as_secs_f64() * rate as f64) as u64;
+            let missing = due.saturating_sub(replayer.summary.messages);
+            if let Err(e) = replayer.send(missing) {
+                failure.get_or_insert(format!("{e:#}"));
+            }
+        })
+        .map_err(|e| format!("{e:#}"));
+        let _ = replayer.flush();
+        let load = format!(
+            "{} raw msgs replayed at {rate}/s during the window",
+            replayer.summary.messages
+        );
+        match failure {
+            Some(why) => (Err(format!("load replay failed: {why}")), load),
+            None => (usage, load),
+        }
     }
 }
 
@@ -240,4 +667,30 @@ fn not_available(step: Step) -> anyhow::Result<StepResult> {
 
 fn as_refs(files: &[PathBuf]) -> Vec<&Path> {
     files.iter().map(PathBuf::as_path).collect()
+}
+
+/// A plain HTTP/1.0 GET against `authority` (the processor's own endpoints).
+fn http_get(authority: &str, path: &str) -> anyhow::Result<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(authority)?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {authority}\r\n\r\n")?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    Ok(response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default())
+}
+
+/// The sum of every sample of `metric` in a Prometheus text exposition.
+fn metric_sum(text: &str, metric: &str) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter(|l| {
+            l.strip_prefix(metric)
+                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
 }

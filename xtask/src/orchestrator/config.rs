@@ -80,6 +80,9 @@ pub struct LegacyConfig {
     pub extra_compose_files: Vec<PathBuf>,
     /// The compose project name of the running legacy containers.
     pub compose_project: String,
+    /// Services removed together with the listed ones because they only serve them (the
+    /// checkpoint cleaner mounts the Spark checkpoint volume and nothing else).
+    pub also_remove: Vec<String>,
     /// The v1 candles table in ClickHouse.
     pub v1_candles_table: String,
 }
@@ -87,9 +90,10 @@ pub struct LegacyConfig {
 impl Default for LegacyConfig {
     fn default() -> Self {
         Self {
-            compose_file: PathBuf::from("target/demo/legacy/docker-compose.legacy.yml"),
+            compose_file: PathBuf::from("target/demo/legacy/docker-compose.v1.yml"),
             extra_compose_files: Vec::new(),
             compose_project: "market-v1".to_owned(),
+            also_remove: vec!["spark-checkpoint-cleaner".to_owned()],
             v1_candles_table: "legacy_ohlcv_v1".to_owned(),
         }
     }
@@ -110,6 +114,31 @@ impl Default for MeasureConfig {
         Self {
             sample_seconds: 10,
             load_rate: 2_000,
+        }
+    }
+}
+
+/// The silver processor that step 3 deploys.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProcessorConfig {
+    /// Cargo profile to build it with (`release` or `dev`).
+    pub profile: String,
+    /// Where its health and metrics endpoints listen.
+    pub http_listen: String,
+    /// Consumer group.
+    pub group_id: String,
+    /// How long step 3 waits for it to catch up, in seconds.
+    pub catch_up_timeout_secs: u64,
+}
+
+impl Default for ProcessorConfig {
+    fn default() -> Self {
+        Self {
+            profile: "release".to_owned(),
+            http_listen: "127.0.0.1:18080".to_owned(),
+            group_id: "silver-processor".to_owned(),
+            catch_up_timeout_secs: 300,
         }
     }
 }
@@ -138,6 +167,8 @@ pub struct OrchestratorConfig {
     pub plan_claims: PlanClaims,
     /// How step 7 measures.
     pub measure: MeasureConfig,
+    /// The processor step 3 deploys.
+    pub processor: ProcessorConfig,
 }
 
 impl Default for OrchestratorConfig {
@@ -158,6 +189,7 @@ impl Default for OrchestratorConfig {
             targets: Targets::default(),
             plan_claims: PlanClaims::default(),
             measure: MeasureConfig::default(),
+            processor: ProcessorConfig::default(),
         }
     }
 }

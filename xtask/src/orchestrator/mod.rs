@@ -13,6 +13,7 @@
 pub mod actions;
 pub mod config;
 pub mod demo;
+pub mod replay;
 pub mod resources;
 pub mod rollback;
 pub mod runner;
@@ -100,9 +101,6 @@ pub struct DemoArgs {
     /// Alter one v1 candle before validating, to show the hard gate stopping the run.
     #[arg(long)]
     pub corrupt_v1_candle: bool,
-    /// Start from a fresh state and fresh ClickHouse objects instead of continuing.
-    #[arg(long)]
-    pub fresh: bool,
 }
 
 /// Arguments of `cargo xtask rollback`.
