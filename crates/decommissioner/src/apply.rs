@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::archive::{Archive, ArchivedCompose, ArchivedContainer, Phase, STATE_SCHEMA, State, sha256_hex};
+use crate::archive::{
+    Archive, ArchivedCompose, ArchivedContainer, Phase, STATE_SCHEMA, State, sha256_hex,
+};
 use crate::checklist::{Checklist, ChecklistRow};
 use crate::compose::{CleanedReference, ComposeFile};
 use crate::config::DecomConfig;
@@ -107,7 +109,11 @@ pub fn checklist_of(config: &DecomConfig, state: &State, preserved: bool) -> Che
 }
 
 /// The checklist before anything happened.
-pub fn pending_checklist(config: &DecomConfig, services: &[String], compose_only: bool) -> Checklist {
+pub fn pending_checklist(
+    config: &DecomConfig,
+    services: &[String],
+    compose_only: bool,
+) -> Checklist {
     let rows = services
         .iter()
         .map(|s| ChecklistRow::new(s, &config.display_name(s), false, false, false, false))
@@ -162,7 +168,11 @@ async fn write_archive(
         });
 
         // Bind-mounted configuration inside the project folder.
-        let project_dir = file.path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let project_dir = file
+            .path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
         let project_dir = project_dir.canonicalize().unwrap_or(project_dir);
         for service in files.iter().flat_map(|f| f.services.iter()) {
             if !removed.contains(&service.name) {
@@ -204,9 +214,9 @@ async fn write_archive(
                     image_id: container.image_id.clone(),
                     inspect_file,
                     compose_managed: container.compose_managed,
-                    stop_timeout_secs: container.stop_timeout_secs.unwrap_or(
-                        i64::try_from(config.default_stop_timeout_secs).unwrap_or(10),
-                    ),
+                    stop_timeout_secs: container
+                        .stop_timeout_secs
+                        .unwrap_or(i64::try_from(config.default_stop_timeout_secs).unwrap_or(10)),
                 });
             }
         }
@@ -241,7 +251,10 @@ pub async fn apply(
     request: &ApplyRequest,
     target: &Target,
 ) -> Result<ApplyReport, DecomError> {
-    let archive = Archive::new(&archive_root(config, &request.compose_files), &request.project);
+    let archive = Archive::new(
+        &archive_root(config, &request.compose_files),
+        &request.project,
+    );
     let mut state = archive.state()?;
     if let Some(done) = state.as_ref().filter(|s| s.phase == Phase::Done) {
         let preserved = archive.verify().is_ok();
@@ -249,7 +262,9 @@ pub async fn apply(
             outcome: ApplyOutcome::AlreadyDecommissioned,
             project: request.project.clone(),
             archive_dir: archive.dir.clone(),
-            compose_only: done.compose_only.then(|| "recorded by the earlier run".into()),
+            compose_only: done
+                .compose_only
+                .then(|| "recorded by the earlier run".into()),
             plan: None,
             gate: None,
             cleaned_references: Vec::new(),
@@ -280,7 +295,8 @@ pub async fn apply(
             .iter()
             .map(|c| {
                 let bytes = archive.read(&c.archived_as)?;
-                let text = String::from_utf8(bytes).map_err(|e| DecomError::archive(&archive.dir, e))?;
+                let text =
+                    String::from_utf8(bytes).map_err(|e| DecomError::archive(&archive.dir, e))?;
                 Ok(ComposeFile::parse(&c.original_path, text)?)
             })
             .collect::<Result<_, DecomError>>()?,
@@ -521,7 +537,10 @@ pub async fn rollback(
     request: &RollbackRequest,
     target: &Target,
 ) -> Result<RollbackReport, DecomError> {
-    let archive = Archive::new(&archive_root(config, &request.compose_files), &request.project);
+    let archive = Archive::new(
+        &archive_root(config, &request.compose_files),
+        &request.project,
+    );
     let Some(mut state) = archive.state()? else {
         return Err(DecomError::NothingToRollBack(archive.dir.clone()));
     };
@@ -585,13 +604,21 @@ pub async fn rollback(
         by_compose = state.services.clone();
     }
     let compose_command = (!by_compose.is_empty()).then(|| {
-        let files: Vec<PathBuf> = state.compose_files.iter().map(|c| c.original_path.clone()).collect();
+        let files: Vec<PathBuf> = state
+            .compose_files
+            .iter()
+            .map(|c| c.original_path.clone())
+            .collect();
         compose_up_command(config, &state.project, &files, &by_compose)
     });
 
     let done: BTreeSet<&String> = recreated.iter().map(|r| &r.service).collect();
-    state.stopped.retain(|s| !done.contains(s) && by_compose.contains(s));
-    state.removed.retain(|s| !done.contains(s) && by_compose.contains(s));
+    state
+        .stopped
+        .retain(|s| !done.contains(s) && by_compose.contains(s));
+    state
+        .removed
+        .retain(|s| !done.contains(s) && by_compose.contains(s));
     state.phase = Phase::RolledBack;
     state.updated_at = now_text();
     let volumes_lost = state.volumes_removed.clone();

@@ -142,7 +142,8 @@ impl Archive {
 
     /// Writes `value` as pretty JSON.
     pub fn write_json<T: Serialize>(&self, relative: &str, value: &T) -> Result<(), DecomError> {
-        let bytes = serde_json::to_vec_pretty(value).map_err(|e| DecomError::archive(self.dir.join(relative), e))?;
+        let bytes = serde_json::to_vec_pretty(value)
+            .map_err(|e| DecomError::archive(self.dir.join(relative), e))?;
         self.write(relative, &bytes)
     }
 
@@ -268,7 +269,9 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let archive = Archive::new(root.path(), "p");
         archive.write("compose/0-a.yml", b"services: {}\n").unwrap();
-        archive.write("services/x.0.yml", b"  x:\n    image: y\n").unwrap();
+        archive
+            .write("services/x.0.yml", b"  x:\n    image: y\n")
+            .unwrap();
         let manifest = archive.seal().unwrap();
         assert_eq!(manifest.files.len(), 2);
         archive.verify().unwrap();

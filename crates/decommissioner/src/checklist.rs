@@ -139,6 +139,10 @@ mod tests {
         let checklist = Checklist::new(rows, false);
         assert_eq!(checklist.services_eliminated, 10);
         assert!(checklist.notes[0].contains("claims 9"));
-        assert!(checklist.to_markdown().contains("| S | ✅ | ✅ | ✅ | ✅ Complete |"));
+        assert!(
+            checklist
+                .to_markdown()
+                .contains("| S | ✅ | ✅ | ✅ | ✅ Complete |")
+        );
     }
 }

@@ -243,7 +243,14 @@ impl ComposeFile {
                     if !resolved.iter().any(|t| removed.contains(t)) {
                         continue;
                     }
-                    self.cut_references(&body, &service.name, key, removed, &mut cuts, &mut cleaned)?;
+                    self.cut_references(
+                        &body,
+                        &service.name,
+                        key,
+                        removed,
+                        &mut cuts,
+                        &mut cleaned,
+                    )?;
                 }
             }
         }
@@ -292,7 +299,10 @@ impl ComposeFile {
         };
         let Some(entry) = body.find_entry_by_key(key) else {
             // The reference comes from a merged anchor, not from this service's own text.
-            return Err(uneditable(&first_removed(), "it is inherited through a merge key"));
+            return Err(uneditable(
+                &first_removed(),
+                "it is inherited through a merge key",
+            ));
         };
         let Some(value) = entry.value_node() else {
             return Ok(());
@@ -505,7 +515,9 @@ fn service_def(name: &str, value: &YamlValue) -> ServiceDef {
             let (kind, source) = match mount {
                 YamlValue::Mapping(long) => (
                     long.get("type").and_then(|v| v.as_str()).map(str::to_owned),
-                    long.get("source").and_then(|v| v.as_str()).map(str::to_owned),
+                    long.get("source")
+                        .and_then(|v| v.as_str())
+                        .map(str::to_owned),
                 ),
                 other => (
                     None,
@@ -667,7 +679,11 @@ volumes:
             .collect();
         assert_eq!(
             cleaned,
-            [("dash", "depends_on"), ("dash", "links"), ("only-spark", "depends_on")]
+            [
+                ("dash", "depends_on"),
+                ("dash", "links"),
+                ("only-spark", "depends_on")
+            ]
         );
         // The result is still a valid compose file with the service gone.
         let again = ComposeFile::parse(Path::new("small.yml"), edit.text).unwrap();
@@ -677,7 +693,8 @@ volumes:
 
     #[test]
     fn legacy_compose_file_parses() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/legacy/docker-compose.v1.yml");
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/legacy/docker-compose.v1.yml");
         let file = ComposeFile::load(&path).unwrap();
         assert_eq!(file.services.len(), 17);
         let cleaner = file.service("spark-checkpoint-cleaner").unwrap();
@@ -685,6 +702,10 @@ volumes:
         let job = file.service("bronze-binance-stream").unwrap();
         assert_eq!(job.declared_cpus.as_deref(), Some("1.0"));
         assert!(job.named_volumes.contains(&"spark-checkpoints".to_owned()));
-        assert!(file.service_block("prefect-agent").unwrap().starts_with("  # Prefect agent"));
+        assert!(
+            file.service_block("prefect-agent")
+                .unwrap()
+                .starts_with("  # Prefect agent")
+        );
     }
 }

@@ -126,7 +126,10 @@ impl Validate for DecomConfig {
             ));
         }
         if self.services.is_empty() {
-            return Err(invalid("services", "the list of services to decommission is empty"));
+            return Err(invalid(
+                "services",
+                "the list of services to decommission is empty",
+            ));
         }
         Ok(())
     }
@@ -140,7 +143,10 @@ mod tests {
     fn bundled_defaults_list_the_ten_legacy_services() {
         let config = DecomConfig::bundled().unwrap();
         assert_eq!(config.services.len(), 10);
-        assert_eq!(config.display_name("gold-aggregation"), "Spark Streaming Job 5");
+        assert_eq!(
+            config.display_name("gold-aggregation"),
+            "Spark Streaming Job 5"
+        );
         assert_eq!(
             config.display_name("spark-checkpoint-cleaner"),
             "Spark Checkpoint Cleaner"
@@ -151,8 +157,14 @@ mod tests {
 
     #[test]
     fn environment_overrides_name_the_key() {
-        let env = [("DECOM__GATE__MAX_REPORT_AGE_SECS".to_owned(), "x".to_owned())];
+        let env = [(
+            "DECOM__GATE__MAX_REPORT_AGE_SECS".to_owned(),
+            "x".to_owned(),
+        )];
         let err = layered_config::load_from::<DecomConfig, _>(None, "DECOM", env).unwrap_err();
-        assert!(err.to_string().contains("gate.max_report_age_secs"), "{err}");
+        assert!(
+            err.to_string().contains("gate.max_report_age_secs"),
+            "{err}"
+        );
     }
 }

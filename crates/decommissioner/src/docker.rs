@@ -94,7 +94,11 @@ pub struct ContainerInfo {
 
 impl ContainerInfo {
     /// Summarizes an inspect response.
-    pub fn from_inspect(inspect: &ContainerInspectResponse, service: &str, found_by: FoundBy) -> Self {
+    pub fn from_inspect(
+        inspect: &ContainerInspectResponse,
+        service: &str,
+        found_by: FoundBy,
+    ) -> Self {
         let labels = inspect.config.as_ref().and_then(|c| c.labels.as_ref());
         let state = inspect.state.as_ref();
         let host = inspect.host_config.as_ref();
@@ -243,7 +247,10 @@ impl Engine {
     /// Recreates a container from its preserved inspect data (same name, image id, labels,
     /// environment, command, mounts, networks, restart policy and resources), starts it and
     /// checks that it stays up. Returns the new id.
-    pub async fn recreate(&self, preserved: &ContainerInspectResponse) -> Result<String, DockerError> {
+    pub async fn recreate(
+        &self,
+        preserved: &ContainerInspectResponse,
+    ) -> Result<String, DockerError> {
         let name = container_name(preserved);
         let fail = |message: String| DockerError::Call {
             action: "recreate container",

@@ -116,7 +116,9 @@ pub enum GateError {
         max_age_secs: u64,
     },
     /// Generated in the future.
-    #[error("gate: validation report `{path}` claims to be generated in the future ({generated_at})")]
+    #[error(
+        "gate: validation report `{path}` claims to be generated in the future ({generated_at})"
+    )]
     FromTheFuture {
         /// The path.
         path: PathBuf,
@@ -154,12 +156,12 @@ pub struct ExpectedRange {
 impl ExpectedRange {
     /// From the configuration, if both ends are set.
     pub fn from_config(gate: &GateConfig) -> Option<Self> {
-        (!gate.expected_range_start.is_empty() && !gate.expected_range_end.is_empty()).then(
-            || Self {
+        (!gate.expected_range_start.is_empty() && !gate.expected_range_end.is_empty()).then(|| {
+            Self {
                 start: gate.expected_range_start.clone(),
                 end: gate.expected_range_end.clone(),
-            },
-        )
+            }
+        })
     }
 }
 
@@ -230,8 +232,7 @@ pub fn check(
             (Ok(a), Ok(b)) => a == b,
             _ => a == b,
         };
-        if !same(&expected.start, &report.range.start) || !same(&expected.end, &report.range.end)
-        {
+        if !same(&expected.start, &report.range.start) || !same(&expected.end, &report.range.end) {
             return Err(GateError::RangeMismatch {
                 path: path.to_owned(),
                 expected_start: expected.start.clone(),
@@ -252,7 +253,12 @@ pub fn check(
 }
 
 /// A minimal report in the shared schema (for tests, demos and the xtask).
-pub fn sample_report(verdict: &str, generated_at: OffsetDateTime, start: &str, end: &str) -> String {
+pub fn sample_report(
+    verdict: &str,
+    generated_at: OffsetDateTime,
+    start: &str,
+    end: &str,
+) -> String {
     let generated = generated_at
         .format(&Rfc3339)
         .unwrap_or_else(|_| "1970-01-01T00:00:00Z".into());
@@ -302,7 +308,12 @@ mod tests {
     #[test]
     fn current_pass_report_opens_the_gate() {
         let now = OffsetDateTime::now_utc();
-        let file = write(&sample_report("PASS", now - Duration::minutes(5), START, END));
+        let file = write(&sample_report(
+            "PASS",
+            now - Duration::minutes(5),
+            START,
+            END,
+        ));
         let evidence = check(file.path(), &gate(), None, now).unwrap();
         assert_eq!(evidence.range.start, START);
         assert_eq!(evidence.report_sha256.len(), 64);

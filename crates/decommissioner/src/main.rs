@@ -130,7 +130,11 @@ fn services(config: &DecomConfig, target: &Deployment) -> Vec<String> {
 }
 
 fn print_plan(plan: &Plan) {
-    println!("Plan for project `{}` ({} compose file(s))", plan.project, plan.compose_files.len());
+    println!(
+        "Plan for project `{}` ({} compose file(s))",
+        plan.project,
+        plan.compose_files.len()
+    );
     if let Some(reason) = &plan.compose_only {
         println!("  COMPOSE-ONLY MODE: {reason}; containers are neither inspected nor stopped");
     }
@@ -148,9 +152,18 @@ fn print_plan(plan: &Plan) {
                 c.name,
                 &c.id.get(..12).unwrap_or(&c.id),
                 c.state,
-                if c.nano_cpus == 0 { "unlimited".into() } else { format!("{}", c.nano_cpus as f64 / 1e9) },
-                if c.memory_bytes == 0 { "unlimited".into() } else { format!("{}", c.memory_bytes) },
-                c.stop_timeout_secs.map_or("default".into(), |t| t.to_string()),
+                if c.nano_cpus == 0 {
+                    "unlimited".into()
+                } else {
+                    format!("{}", c.nano_cpus as f64 / 1e9)
+                },
+                if c.memory_bytes == 0 {
+                    "unlimited".into()
+                } else {
+                    format!("{}", c.memory_bytes)
+                },
+                c.stop_timeout_secs
+                    .map_or("default".into(), |t| t.to_string()),
                 c.found_by,
             );
         }
@@ -163,11 +176,21 @@ fn print_plan(plan: &Plan) {
         plan.resources.actual_memory_bytes as f64 / f64::from(1u32 << 30),
     );
     for d in &plan.dependents {
-        let level = if d.blocking { "ERROR" } else { "note (cut on apply)" };
-        println!("  {level}: kept service `{}` {} `{}`", d.service, d.via, d.on);
+        let level = if d.blocking {
+            "ERROR"
+        } else {
+            "note (cut on apply)"
+        };
+        println!(
+            "  {level}: kept service `{}` {} `{}`",
+            d.service, d.via, d.on
+        );
     }
     println!("  volumes left unused: {}", plan.unused_volumes.join(", "));
-    println!("  networks left unused: {}", plan.unused_networks.join(", "));
+    println!(
+        "  networks left unused: {}",
+        plan.unused_networks.join(", ")
+    );
     for w in &plan.warnings {
         println!("  warning: {w}");
     }
@@ -179,7 +202,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plan(target) => {
             let docker = connect(&target).await?;
             let names = services(&config, &target);
-            let plan = plan::plan(&config, &target.compose, &target.project, &names, &docker).await?;
+            let plan =
+                plan::plan(&config, &target.compose, &target.project, &names, &docker).await?;
             let checklist = apply::pending_checklist(&config, &names, plan.compose_only.is_some());
             if cli.json {
                 let out = serde_json::json!({"plan": plan, "checklist": checklist});
@@ -230,7 +254,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         if let Some(reason) = &result.compose_only {
                             println!("COMPOSE-ONLY MODE: {reason}; no container was stopped");
                         }
-                        println!("removed containers: {}", result.containers_removed.join(", "));
+                        println!(
+                            "removed containers: {}",
+                            result.containers_removed.join(", ")
+                        );
                         for c in &result.cleaned_references {
                             println!("cut `{}` from `{}`.{}", c.target, c.service, c.key);
                         }
@@ -238,7 +265,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 println!("archive: {}", result.archive_dir.display());
                 println!("\n{}", result.checklist.to_markdown());
-                println!("services eliminated: {}", result.checklist.services_eliminated);
+                println!(
+                    "services eliminated: {}",
+                    result.checklist.services_eliminated
+                );
                 for note in &result.checklist.notes {
                     println!("note: {note}");
                 }

@@ -135,7 +135,11 @@ pub struct Plan {
 impl Plan {
     /// Dependents that make apply refuse.
     pub fn blocking_dependents(&self) -> Vec<Dependent> {
-        self.dependents.iter().filter(|d| d.blocking).cloned().collect()
+        self.dependents
+            .iter()
+            .filter(|d| d.blocking)
+            .cloned()
+            .collect()
     }
 
     /// The set of service names to remove.
@@ -203,14 +207,20 @@ pub async fn plan(
             defs.entry(s.name.clone()).or_default().push(s);
         }
     }
-    let kept_services: Vec<String> = order.iter().filter(|s| !removed.contains(*s)).cloned().collect();
+    let kept_services: Vec<String> = order
+        .iter()
+        .filter(|s| !removed.contains(*s))
+        .cloned()
+        .collect();
 
     // Containers.
     let mut by_service: BTreeMap<String, Vec<ContainerInspectResponse>> = BTreeMap::new();
     let mut warnings = Vec::new();
     let compose_only = match target {
         Target::ComposeOnly { reason } => {
-            warnings.push(format!("compose-only mode: {reason}; no container is looked at"));
+            warnings.push(format!(
+                "compose-only mode: {reason}; no container is looked at"
+            ));
             Some(reason.clone())
         }
         Target::Docker(_) => None,
@@ -257,7 +267,10 @@ pub async fn plan(
         ContainerInfo::from_inspect(
             inspect,
             service,
-            found_by.get(service).copied().unwrap_or(FoundBy::ComposeLabels),
+            found_by
+                .get(service)
+                .copied()
+                .unwrap_or(FoundBy::ComposeLabels),
         )
     };
 
@@ -281,10 +294,18 @@ pub async fn plan(
             ));
         }
         if containers.is_empty() && compose_only.is_none() {
-            warnings.push(format!("service `{name}` has no container in project `{project}`"));
+            warnings.push(format!(
+                "service `{name}` has no container in project `{project}`"
+            ));
         }
-        let declared_cpus = service_defs.iter().rev().find_map(|d| d.declared_cpus.clone());
-        let declared_memory = service_defs.iter().rev().find_map(|d| d.declared_memory.clone());
+        let declared_cpus = service_defs
+            .iter()
+            .rev()
+            .find_map(|d| d.declared_cpus.clone());
+        let declared_memory = service_defs
+            .iter()
+            .rev()
+            .find_map(|d| d.declared_memory.clone());
         if let Some(c) = declared_cpus.as_deref().and_then(cpus) {
             resources.declared_cpus += c;
         }
@@ -360,10 +381,18 @@ pub async fn plan(
             for target in def.volumes_from.iter().filter(|t| removed.contains(*t)) {
                 add(target, DependencyKind::VolumesFrom);
             }
-            if let Some(target) = def.network_mode_service.as_ref().filter(|t| removed.contains(*t)) {
+            if let Some(target) = def
+                .network_mode_service
+                .as_ref()
+                .filter(|t| removed.contains(*t))
+            {
                 add(target, DependencyKind::NetworkMode);
             }
-            for volume in def.named_volumes.iter().filter(|v| removed_volumes.contains(v)) {
+            for volume in def
+                .named_volumes
+                .iter()
+                .filter(|v| removed_volumes.contains(v))
+            {
                 let owners: Vec<&str> = services
                     .iter()
                     .filter(|r| {
@@ -374,14 +403,22 @@ pub async fn plan(
                     })
                     .map(String::as_str)
                     .collect();
-                add(&owners.join(", "), DependencyKind::SharedVolume(volume.clone()));
+                add(
+                    &owners.join(", "),
+                    DependencyKind::SharedVolume(volume.clone()),
+                );
             }
         }
     }
 
     // Volumes and networks that only removed services use.
-    let kept_defs = || kept_services.iter().flat_map(|k| defs.get(k).into_iter().flatten());
-    let kept_volumes: BTreeSet<&String> = kept_defs().flat_map(|d| d.named_volumes.iter()).collect();
+    let kept_defs = || {
+        kept_services
+            .iter()
+            .flat_map(|k| defs.get(k).into_iter().flatten())
+    };
+    let kept_volumes: BTreeSet<&String> =
+        kept_defs().flat_map(|d| d.named_volumes.iter()).collect();
     let unused_volumes: Vec<String> = removed_volumes
         .iter()
         .filter(|v| !kept_volumes.contains(*v))
@@ -470,7 +507,11 @@ mod tests {
         assert_eq!(
             soft,
             [
-                ("market-dashboard", "prefect-server", "depends_on".to_owned()),
+                (
+                    "market-dashboard",
+                    "prefect-server",
+                    "depends_on".to_owned()
+                ),
                 ("market-dashboard", "prefect-server", "links".to_owned())
             ]
         );
@@ -484,6 +525,9 @@ mod tests {
             .await
             .unwrap();
         assert!(plan.blocking_dependents().is_empty());
-        assert_eq!(plan.unused_volumes, ["prefect-db", "spark-checkpoints", "spark-events"]);
+        assert_eq!(
+            plan.unused_volumes,
+            ["prefect-db", "spark-checkpoints", "spark-events"]
+        );
     }
 }

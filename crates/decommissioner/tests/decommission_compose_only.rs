@@ -36,13 +36,17 @@ async fn compose_only_apply_edits_archives_and_rolls_back_byte_for_byte() {
     };
 
     let stale = project.report("stale.json", "PASS", Duration::days(2));
-    let err = apply::apply(&config, &request(stale), &compose_only()).await.unwrap_err();
+    let err = apply::apply(&config, &request(stale), &compose_only())
+        .await
+        .unwrap_err();
     assert!(matches!(err, DecomError::Gate(_)), "{err}");
     assert_eq!(project.compose_bytes(), project.original);
     assert!(!project.archive_root().exists());
 
     let pass = project.report("pass.json", "PASS", Duration::minutes(5));
-    let report = apply::apply(&config, &request(pass.clone()), &compose_only()).await.unwrap();
+    let report = apply::apply(&config, &request(pass.clone()), &compose_only())
+        .await
+        .unwrap();
     assert_eq!(report.outcome, ApplyOutcome::Decommissioned);
     assert!(report.compose_only.is_some());
     assert!(report.containers_removed.is_empty());
@@ -53,9 +57,13 @@ async fn compose_only_apply_edits_archives_and_rolls_back_byte_for_byte() {
     let text = String::from_utf8(edited.clone()).unwrap();
     assert!(!text.contains("\n  spark-master:\n"));
     assert!(!text.contains("prefect-server:prefect"));
-    Archive::new(&project.archive_root(), "market-v1").verify().unwrap();
+    Archive::new(&project.archive_root(), "market-v1")
+        .verify()
+        .unwrap();
 
-    let again = apply::apply(&config, &request(pass), &compose_only()).await.unwrap();
+    let again = apply::apply(&config, &request(pass), &compose_only())
+        .await
+        .unwrap();
     assert_eq!(again.outcome, ApplyOutcome::AlreadyDecommissioned);
     assert_eq!(project.compose_bytes(), edited);
 
@@ -92,9 +100,15 @@ async fn tampered_archive_is_refused_by_rollback() {
         expected_range: None,
         now: OffsetDateTime::now_utc(),
     };
-    apply::apply(&config, &request, &compose_only()).await.unwrap();
+    apply::apply(&config, &request, &compose_only())
+        .await
+        .unwrap();
     let archive = Archive::new(&project.archive_root(), "p");
-    std::fs::write(archive.dir.join("compose/0-docker-compose.v1.yml"), b"services: {}\n").unwrap();
+    std::fs::write(
+        archive.dir.join("compose/0-docker-compose.v1.yml"),
+        b"services: {}\n",
+    )
+    .unwrap();
     let err = apply::rollback(
         &config,
         &RollbackRequest {

@@ -33,7 +33,8 @@ async fn snapshot(engine: &Engine, project: &str) -> Snapshot {
         .unwrap()
         .into_iter()
         .map(|c| {
-            let service = c.config.as_ref().unwrap().labels.as_ref().unwrap()[LABEL_SERVICE].clone();
+            let service =
+                c.config.as_ref().unwrap().labels.as_ref().unwrap()[LABEL_SERVICE].clone();
             let running = c.state.as_ref().and_then(|s| s.running).unwrap_or(false);
             (service, (c.id.clone().unwrap(), running))
         })
@@ -113,10 +114,16 @@ async fn decommission_life_cycle_against_real_docker() {
     )
     .await
     .unwrap();
-    assert!(dry.services.iter().all(|s| s.containers.len() == 1), "{dry:?}");
+    assert!(
+        dry.services.iter().all(|s| s.containers.len() == 1),
+        "{dry:?}"
+    );
     let master = &dry.services[0].containers[0];
     assert_eq!(master.state, "running");
-    assert_eq!(master.nano_cpus, 2_000_000_000, "compose 1.29 applies deploy limits");
+    assert_eq!(
+        master.nano_cpus, 2_000_000_000,
+        "compose 1.29 applies deploy limits"
+    );
     assert_eq!(master.memory_bytes, 2 << 30);
     assert_eq!(master.stop_timeout_secs, Some(2));
     assert!(master.compose_managed);
@@ -129,7 +136,9 @@ async fn decommission_life_cycle_against_real_docker() {
     );
     // The workers declare 3.5 CPUs by default but run with 2.0 here: reported.
     assert!(
-        dry.warnings.iter().any(|w| w.contains("spark-worker-1") && w.contains("3.5")),
+        dry.warnings
+            .iter()
+            .any(|w| w.contains("spark-worker-1") && w.contains("3.5")),
         "{:?}",
         dry.warnings
     );
@@ -138,28 +147,42 @@ async fn decommission_life_cycle_against_real_docker() {
 
     // Apply refuses without a report, with a FAIL report, with a stale PASS report.
     let missing = d.project_dir.dir.path().join("no-report.json");
-    let fail = d.project_dir.report("fail.json", "FAIL", Duration::minutes(1));
-    let stale = d.project_dir.report("stale.json", "PASS", Duration::days(3));
+    let fail = d
+        .project_dir
+        .report("fail.json", "FAIL", Duration::minutes(1));
+    let stale = d
+        .project_dir
+        .report("stale.json", "PASS", Duration::days(3));
     for (label, report) in [("no report", missing), ("FAIL", fail), ("stale", stale)] {
         let err = apply::apply(&config, &request(&config, &d, report, &[HELPER]), &target)
             .await
             .unwrap_err();
         assert!(matches!(err, DecomError::Gate(_)), "{label}: {err}");
         if label == "stale" {
-            assert!(matches!(err, DecomError::Gate(GateError::Stale { .. })), "{err}");
+            assert!(
+                matches!(err, DecomError::Gate(GateError::Stale { .. })),
+                "{err}"
+            );
         }
         unchanged(label, &snapshot(&engine, &d.project).await);
     }
 
     // A PASS report for another range is refused too.
-    let pass = d.project_dir.report("pass.json", "PASS", Duration::minutes(1));
+    let pass = d
+        .project_dir
+        .report("pass.json", "PASS", Duration::minutes(1));
     let mut other_range = request(&config, &d, pass.clone(), &[HELPER]);
     other_range.expected_range = Some(ExpectedRange {
         start: RANGE_START.into(),
         end: "2026-03-01T00:00:00Z".into(),
     });
-    let err = apply::apply(&config, &other_range, &target).await.unwrap_err();
-    assert!(matches!(err, DecomError::Gate(GateError::RangeMismatch { .. })), "{err}");
+    let err = apply::apply(&config, &other_range, &target)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, DecomError::Gate(GateError::RangeMismatch { .. })),
+        "{err}"
+    );
     unchanged("other range", &snapshot(&engine, &d.project).await);
 
     // With PASS but the helper kept: refused, naming it, before anything changes.
@@ -171,22 +194,37 @@ async fn decommission_life_cycle_against_real_docker() {
     unchanged("dependent", &snapshot(&engine, &d.project).await);
 
     // Apply with PASS, the helper decommissioned too.
-    let original_file =
-        ComposeFile::parse(&d.project_dir.compose, String::from_utf8(d.project_dir.original.clone()).unwrap())
-            .unwrap();
-    let removed: BTreeSet<String> = config.service_names(&[HELPER.to_owned()]).into_iter().collect();
-    let report = apply::apply(&config, &request(&config, &d, pass.clone(), &[HELPER]), &target)
-        .await
-        .unwrap();
+    let original_file = ComposeFile::parse(
+        &d.project_dir.compose,
+        String::from_utf8(d.project_dir.original.clone()).unwrap(),
+    )
+    .unwrap();
+    let removed: BTreeSet<String> = config
+        .service_names(&[HELPER.to_owned()])
+        .into_iter()
+        .collect();
+    let report = apply::apply(
+        &config,
+        &request(&config, &d, pass.clone(), &[HELPER]),
+        &target,
+    )
+    .await
+    .unwrap();
     assert_eq!(report.outcome, ApplyOutcome::Decommissioned);
     assert_eq!(report.containers_removed.len(), 11);
 
     // The ten (and the helper) are gone; the kept containers are untouched.
     let after = snapshot(&engine, &d.project).await;
     for service in &removed {
-        assert!(!after.contains_key(service), "{service} still has a container");
+        assert!(
+            !after.contains_key(service),
+            "{service} still has a container"
+        );
         let name = format!("{}_{service}_1", d.project);
-        assert!(engine.inspect(&name).await.unwrap().is_none(), "{name} exists");
+        assert!(
+            engine.inspect(&name).await.unwrap().is_none(),
+            "{name} exists"
+        );
     }
     let kept_before: Snapshot = before
         .iter()
@@ -201,9 +239,16 @@ async fn decommission_life_cycle_against_real_docker() {
     let original = String::from_utf8(d.project_dir.original.clone()).unwrap();
     let deleted = deleted_lines(&original, &edited);
     let mut expected_deleted: Vec<String> = Vec::new();
-    for service in original_file.services.iter().filter(|s| removed.contains(&s.name)) {
+    for service in original_file
+        .services
+        .iter()
+        .filter(|s| removed.contains(&s.name))
+    {
         let block = original_file.service_block(&service.name).unwrap();
-        assert!(block.contains(&format!("\n  {}:\n", service.name)) || block.starts_with(&format!("  {}:\n", service.name)));
+        assert!(
+            block.contains(&format!("\n  {}:\n", service.name))
+                || block.starts_with(&format!("  {}:\n", service.name))
+        );
         expected_deleted.extend(block.split_inclusive('\n').map(str::to_owned));
     }
     expected_deleted.extend(
@@ -245,9 +290,13 @@ async fn decommission_life_cycle_against_real_docker() {
     );
     for service in &removed {
         let block = archive.read(&format!("services/{service}.0.yml")).unwrap();
-        assert_eq!(block, original_file.service_block(service).unwrap().as_bytes());
+        assert_eq!(
+            block,
+            original_file.service_block(service).unwrap().as_bytes()
+        );
         let inspect = format!("containers/{}_{service}_1.inspect.json", d.project);
-        let json: serde_json::Value = serde_json::from_slice(&archive.read(&inspect).unwrap()).unwrap();
+        let json: serde_json::Value =
+            serde_json::from_slice(&archive.read(&inspect).unwrap()).unwrap();
         assert_eq!(json["Config"]["Labels"][LABEL_SERVICE], service.as_str());
     }
     let images: BTreeMap<String, String> =
@@ -269,14 +318,21 @@ async fn decommission_life_cycle_against_real_docker() {
     // The tracker's checklist, counted.
     assert_eq!(report.checklist.services_eliminated, 11);
     let table = report.checklist.to_markdown();
-    assert!(table.contains("| Spark Master | ✅ | ✅ | ✅ | ✅ Complete |\n"), "{table}");
+    assert!(
+        table.contains("| Spark Master | ✅ | ✅ | ✅ | ✅ Complete |\n"),
+        "{table}"
+    );
     assert!(table.contains("| Spark Streaming Job 5 | ✅ | ✅ | ✅ | ✅ Complete |\n"));
     assert!(table.contains("| Spark Checkpoint Cleaner | ✅ | ✅ | ✅ | ✅ Complete |\n"));
 
     // Apply again: already decommissioned, nothing changes.
-    let again = apply::apply(&config, &request(&config, &d, pass.clone(), &[HELPER]), &target)
-        .await
-        .unwrap();
+    let again = apply::apply(
+        &config,
+        &request(&config, &d, pass.clone(), &[HELPER]),
+        &target,
+    )
+    .await
+    .unwrap();
     assert_eq!(again.outcome, ApplyOutcome::AlreadyDecommissioned);
     assert_eq!(snapshot(&engine, &d.project).await, after);
     assert_eq!(d.project_dir.compose_bytes(), edited.as_bytes());
@@ -334,12 +390,26 @@ async fn decommission_life_cycle_against_real_docker() {
         assert_eq!(now_host.memory, then_host.memory, "{service}: memory");
         assert_eq!(now_host.restart_policy, then_host.restart_policy);
         let networks = |n: Option<bollard::models::NetworkSettings>| -> BTreeSet<String> {
-            n.and_then(|n| n.networks).unwrap_or_default().into_keys().collect()
+            n.and_then(|n| n.networks)
+                .unwrap_or_default()
+                .into_keys()
+                .collect()
         };
-        assert_eq!(networks(now.network_settings), networks(then.network_settings));
+        assert_eq!(
+            networks(now.network_settings),
+            networks(then.network_settings)
+        );
     }
     for (service, value) in &kept_before {
-        assert_eq!(&restored[service], value, "kept {service} changed during rollback");
+        assert_eq!(
+            &restored[service], value,
+            "kept {service} changed during rollback"
+        );
     }
-    assert!(api.checklist.rows.iter().all(|r| r.status == "⏪ Rolled Back"));
+    assert!(
+        api.checklist
+            .rows
+            .iter()
+            .all(|r| r.status == "⏪ Rolled Back")
+    );
 }

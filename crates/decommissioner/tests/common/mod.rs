@@ -62,7 +62,12 @@ impl ProjectDir {
     /// Writes a report and returns its path.
     pub fn report(&self, name: &str, verdict: &str, age: Duration) -> PathBuf {
         let path = self.dir.path().join(name);
-        let text = sample_report(verdict, OffsetDateTime::now_utc() - age, RANGE_START, RANGE_END);
+        let text = sample_report(
+            verdict,
+            OffsetDateTime::now_utc() - age,
+            RANGE_START,
+            RANGE_END,
+        );
         std::fs::write(&path, text).unwrap();
         path
     }
@@ -151,7 +156,10 @@ impl Drop for Deployment {
             .unwrap_or_default();
         let ids: Vec<&str> = ids.split_whitespace().collect();
         if !ids.is_empty() {
-            let _ = Command::new("docker").args(["rm", "-f"]).args(&ids).output();
+            let _ = Command::new("docker")
+                .args(["rm", "-f"])
+                .args(&ids)
+                .output();
         }
         // The compose file may be the edited one; restore the original so `down` knows
         // every network and volume.
