@@ -303,7 +303,8 @@ DENIED_CALLS = {
     "cluster", "clusterallreplicas", "mysql", "postgresql", "sqlite", "mongodb", "redis",
     "jdbc", "odbc", "executable", "executablepool", "deltalake", "hudi", "iceberg",
     "icebergs3", "icebergazure", "icebergbyhdfs", "icebergbylocal", "paimon", "arrowflight",
-    "python", "ytsaurus",
+    "python", "ytsaurus", "http", "oss", "cosn", "hive", "kafka", "rabbitmq", "nats",
+    "materializedpostgresql", "materializedmysql", "filelog",
 }
 DENIED_WORDS = {"INFILE", "OUTFILE"}
 DENIED_SYSTEM = {"SHUTDOWN", "KILL"}
@@ -320,12 +321,17 @@ def check_policy(statement: str, *, in_session: bool, readonly: bool) -> str:
     tokens = list(significant(tokenize(statement)))
     kind = statement_kind(tokens)
     for index, token in enumerate(tokens):
+        after = tokens[index + 1] if index + 1 < len(tokens) else None
+        name = unquote_identifier(token.text) if token.kind == "quoted" else token.text
+        if (token.kind in ("word", "quoted") and after is not None and after.text == "("
+                and name.lower() in DENIED_CALLS):
+            raise access_denied(f"{name}() is not allowed by this dev front")
         if token.kind != "word":
             continue
         word = token.text.upper()
-        after = tokens[index + 1] if index + 1 < len(tokens) else None
-        if after is not None and after.text == "(" and token.text.lower() in DENIED_CALLS:
-            raise access_denied(f"{token.text}() is not allowed by this dev front")
+        if (kind == "ATTACH" and word == "FROM" and after is not None
+                and after.kind == "string"):
+            raise access_denied("ATTACH ... FROM a path is not allowed by this dev front")
         if word in DENIED_WORDS:
             raise access_denied(f"{word} is not allowed by this dev front")
         if word == "SYSTEM" and after is not None and after.text.upper() in DENIED_SYSTEM:

@@ -156,7 +156,9 @@ class ParametersAndQuoting(unittest.TestCase):
     def test_policy_refuses_process_ending_and_file_reading_statements(self):
         for sql in ["SYSTEM SHUTDOWN", "system kill", "SELECT * FROM file('/etc/passwd')",
                     "SELECT * FROM URL ('http://x', CSV)", "INSERT INTO FUNCTION file('x') VALUES (1)",
-                    "CREATE TABLE t (a UInt8) ENGINE = File(TSV)", "SELECT 1 INTO OUTFILE 'x'"]:
+                    "CREATE TABLE t (a UInt8) ENGINE = File(TSV)", "SELECT 1 INTO OUTFILE 'x'",
+                    "SELECT * FROM `file`('/etc/passwd')", "SELECT * FROM file /* */ ('x')",
+                    "ATTACH TABLE t FROM '/var/lib' (a UInt8) ENGINE = MergeTree ORDER BY a"]:
             with self.subTest(sql=sql), self.assertRaises(chfront.ClickHouseError) as caught:
                 chfront.check_policy(sql, in_session=False, readonly=False)
             self.assertEqual(caught.exception.name, "ACCESS_DENIED")
