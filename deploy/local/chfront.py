@@ -740,22 +740,26 @@ class Handler(BaseHTTPRequestHandler):
         self._raw_body: Iterator[bytes] = iter(())
         url = urlsplit(self.path)
         try:
-            if url.path == "/ping" or (url.path == "/" and not url.query and readonly):
-                self._send_full(200, b"Ok.\n", "text/plain; charset=UTF-8")
-            elif url.path != "/":
-                raise ClickHouseError(48, "NOT_IMPLEMENTED", f"no handler for {url.path}")
-            else:
-                self._execute(url.query, readonly)
-        except ClickHouseError as exc:
-            self._drain_body()
-            self._send_error(exc)
-        except (BrokenPipeError, ConnectionResetError):
+            try:
+                if url.path == "/ping" or (url.path == "/" and not url.query and readonly):
+                    self._send_full(200, b"Ok.\n", "text/plain; charset=UTF-8")
+                elif url.path != "/":
+                    raise ClickHouseError(48, "NOT_IMPLEMENTED", f"no handler for {url.path}")
+                else:
+                    self._execute(url.query, readonly)
+            except ClickHouseError as exc:
+                self._drain_body()
+                self._send_error(exc)
+            except OSError:
+                raise
+            except Exception as exc:  # keep serving; report it like the server would
+                self._drain_body()
+                self._send_error(ClickHouseError(1001, "STD_EXCEPTION",
+                                                 f"{type(exc).__name__}: {exc}"))
+        except OSError:  # the client went away (reset, broken pipe, timeout)
             self.close_connection = True
             self._status = self._status or 499
             self._summary += " client-gone"
-        except Exception as exc:  # keep serving; report like the server would
-            self._drain_body()
-            self._send_error(ClickHouseError(1001, "STD_EXCEPTION", f"{type(exc).__name__}: {exc}"))
         if not self._body_done:
             self.close_connection = True  # unread body bytes would poison keep-alive
         elapsed_ms = (time.monotonic() - started) * 1000
@@ -858,7 +862,7 @@ class Handler(BaseHTTPRequestHandler):
         except BaseException as exc:
             with contextlib.suppress(Exception):
                 inserter.cancel()
-            if isinstance(exc, ClickHouseError):
+            if isinstance(exc, (ClickHouseError, OSError)):  # ours, or the client is gone
                 raise
             raise error_from_engine(exc) from None
         self._summary += f" rows={result.rows_written}"
