@@ -122,3 +122,64 @@ async fn tampered_archive_is_refused_by_rollback() {
     .unwrap_err();
     assert!(matches!(err, DecomError::Corrupt { .. }), "{err}");
 }
+
+#[tokio::test]
+async fn interrupted_apply_is_finished_by_apply_or_undone_by_rollback() {
+    use decommissioner::archive::Phase;
+
+    let project = ProjectDir::new();
+    let config = DecomConfig {
+        archive_root: project.archive_root(),
+        ..DecomConfig::default()
+    };
+    let pass = project.report("pass.json", "PASS", Duration::minutes(5));
+    let request = ApplyRequest {
+        compose_files: vec![project.compose.clone()],
+        project: "p".into(),
+        services: config.service_names(&[HELPER.to_owned()]),
+        report: pass,
+        expected_range: None,
+        now: OffsetDateTime::now_utc(),
+    };
+    apply::apply(&config, &request, &compose_only())
+        .await
+        .unwrap();
+    let edited = project.compose_bytes();
+    let archive = Archive::new(&project.archive_root(), "p");
+
+    // As if the run had died right after sealing the archive.
+    let rewind = |file: &[u8]| {
+        let mut state = archive.state().unwrap().unwrap();
+        state.phase = Phase::Archived;
+        state.compose_edited = false;
+        archive.save_state(&state).unwrap();
+        std::fs::write(&project.compose, file).unwrap();
+    };
+    rewind(&project.original);
+    let finished = apply::apply(&config, &request, &compose_only())
+        .await
+        .unwrap();
+    assert_eq!(finished.outcome, ApplyOutcome::Decommissioned);
+    assert_eq!(project.compose_bytes(), edited);
+
+    // Someone edited the file in between: apply refuses to guess, rollback restores.
+    let mut hand_edited = project.original.clone();
+    hand_edited.extend_from_slice(b"# a hand edit\n");
+    rewind(&hand_edited);
+    let err = apply::apply(&config, &request, &compose_only())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, DecomError::ComposeDrift(_)), "{err}");
+    apply::rollback(
+        &config,
+        &RollbackRequest {
+            compose_files: vec![project.compose.clone()],
+            project: "p".into(),
+            recreate: RecreateVia::Auto,
+        },
+        &compose_only(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(project.compose_bytes(), project.original);
+}
