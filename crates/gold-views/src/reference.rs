@@ -29,6 +29,45 @@ pub trait TradeFields {
     fn quote_volume(&self) -> i128;
 }
 
+impl TradeFields for trade_model::SilverTrade {
+    fn exchange(&self) -> &str {
+        &self.exchange
+    }
+    fn symbol(&self) -> &str {
+        &self.symbol
+    }
+    fn trade_id(&self) -> u64 {
+        self.trade_id
+    }
+    fn timestamp_micros(&self) -> i64 {
+        self.timestamp
+    }
+    fn price(&self) -> i128 {
+        self.price
+    }
+    fn quantity(&self) -> i128 {
+        self.quantity
+    }
+    fn quote_volume(&self) -> i128 {
+        self.quote_volume
+    }
+}
+
+/// Formats a decimal mantissa the way ClickHouse's `toString` prints a Decimal: no
+/// trailing fractional zeros, no point for whole numbers (`1005000000000`, 10 -> `100.5`).
+pub fn format_decimal(mantissa: i128, scale: u32) -> String {
+    let unit = 10_u128.pow(scale);
+    let magnitude = mantissa.unsigned_abs();
+    let sign = if mantissa < 0 { "-" } else { "" };
+    let whole = magnitude / unit;
+    let fraction = magnitude % unit;
+    if fraction == 0 {
+        return format!("{sign}{whole}");
+    }
+    let digits = format!("{fraction:0width$}", width = scale as usize);
+    format!("{sign}{whole}.{}", digits.trim_end_matches('0'))
+}
+
 /// One candle, with decimal values as mantissas (scale in each field's doc).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Candle {
@@ -244,6 +283,14 @@ mod tests {
         let c = candles(&trades, &tf).unwrap();
         assert_eq!(c[0].vwap, 16_666_666_666);
         assert_eq!(c[0].window_end, 86_400);
+    }
+
+    #[test]
+    fn decimals_print_like_clickhouse() {
+        assert_eq!(format_decimal(1_005_000_000_000, 10), "100.5");
+        assert_eq!(format_decimal(3 * ONE, 10), "3");
+        assert_eq!(format_decimal(1, 10), "0.0000000001");
+        assert_eq!(format_decimal(-15, 1), "-1.5");
     }
 
     #[test]
