@@ -413,3 +413,98 @@ async fn decommission_life_cycle_against_real_docker() {
             .all(|r| r.status == "⏪ Rolled Back")
     );
 }
+
+/// Removes a container by name when dropped, also when the test failed.
+struct ContainerGuard(String);
+
+impl Drop for ContainerGuard {
+    fn drop(&mut self) {
+        let _ = Command::new("docker").args(["rm", "-f", &self.0]).output();
+    }
+}
+
+#[tokio::test]
+async fn container_without_compose_labels_is_found_by_name_and_recreated_through_the_api() {
+    let Some(engine) = docker_or_skip("container_without_compose_labels_is_found_by_name").await
+    else {
+        return;
+    };
+    common::ensure_standin_image();
+    let name = format!("decom-byname-{}", std::process::id());
+    let _guard = ContainerGuard(name.clone());
+    run(Command::new("docker")
+        .args(["run", "-d", "--init", "--stop-timeout", "1", "--name", &name])
+        .args(["--restart", "unless-stopped", "--env", "PREFECT_API_URL=http://x:4200/api"])
+        .arg(common::IMAGE));
+
+    let project = common::ProjectDir::new();
+    let compose = project.dir.path().join("by-name.yml");
+    let text = format!(
+        "# A hand-run agent that compose only describes.\nservices:\n  broker:\n    image: {img}\n\n  # The agent.\n  prefect-agent:\n    image: {img}\n    container_name: {name}\n",
+        img = common::IMAGE
+    );
+    std::fs::write(&compose, &text).unwrap();
+    let config = DecomConfig {
+        archive_root: project.archive_root(),
+        ..DecomConfig::default()
+    };
+    let target = Target::Docker(engine.clone());
+    let services = vec!["prefect-agent".to_owned()];
+    let dry = plan::plan(&config, std::slice::from_ref(&compose), "byname", &services, &target)
+        .await
+        .unwrap();
+    let found = &dry.services[0].containers;
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].name, name);
+    assert_eq!(found[0].found_by, decommissioner::docker::FoundBy::Name);
+    assert!(!found[0].compose_managed);
+    assert_eq!(found[0].stop_timeout_secs, Some(1));
+    let old_id = found[0].id.clone();
+
+    let pass = project.report("pass.json", "PASS", Duration::minutes(1));
+    let request = ApplyRequest {
+        compose_files: vec![compose.clone()],
+        project: "byname".into(),
+        services,
+        report: pass,
+        expected_range: None,
+        now: OffsetDateTime::now_utc(),
+    };
+    let report = apply::apply(&config, &request, &target).await.unwrap();
+    assert_eq!(report.containers_removed, [name.clone()]);
+    assert!(engine.inspect(&name).await.unwrap().is_none());
+    assert_eq!(
+        std::fs::read_to_string(&compose).unwrap(),
+        format!(
+            "# A hand-run agent that compose only describes.\nservices:\n  broker:\n    image: {}\n\n",
+            common::IMAGE
+        )
+    );
+
+    // Not created by the compose tool: `auto` recreates it through the Docker API.
+    let rollback = apply::rollback(
+        &config,
+        &RollbackRequest {
+            compose_files: vec![compose.clone()],
+            project: "byname".into(),
+            recreate: RecreateVia::Auto,
+        },
+        &target,
+    )
+    .await
+    .unwrap();
+    assert!(rollback.compose_command.is_none());
+    assert_eq!(rollback.recreated.len(), 1);
+    assert_eq!(std::fs::read_to_string(&compose).unwrap(), text);
+    let now = engine.inspect(&name).await.unwrap().unwrap();
+    assert_ne!(now.id.as_deref(), Some(old_id.as_str()));
+    assert_eq!(now.state.and_then(|s| s.running), Some(true));
+    let config_now = now.config.unwrap();
+    assert!(
+        config_now
+            .env
+            .unwrap()
+            .contains(&"PREFECT_API_URL=http://x:4200/api".to_owned())
+    );
+    assert_eq!(config_now.stop_timeout, Some(1));
+}
