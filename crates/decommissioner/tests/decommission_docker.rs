@@ -433,8 +433,21 @@ async fn container_without_compose_labels_is_found_by_name_and_recreated_through
     let name = format!("decom-byname-{}", std::process::id());
     let _guard = ContainerGuard(name.clone());
     run(Command::new("docker")
-        .args(["run", "-d", "--init", "--stop-timeout", "1", "--name", &name])
-        .args(["--restart", "unless-stopped", "--env", "PREFECT_API_URL=http://x:4200/api"])
+        .args([
+            "run",
+            "-d",
+            "--init",
+            "--stop-timeout",
+            "1",
+            "--name",
+            &name,
+        ])
+        .args([
+            "--restart",
+            "unless-stopped",
+            "--env",
+            "PREFECT_API_URL=http://x:4200/api",
+        ])
         .arg(common::IMAGE));
 
     let project = common::ProjectDir::new();
@@ -450,9 +463,15 @@ async fn container_without_compose_labels_is_found_by_name_and_recreated_through
     };
     let target = Target::Docker(engine.clone());
     let services = vec!["prefect-agent".to_owned()];
-    let dry = plan::plan(&config, std::slice::from_ref(&compose), "byname", &services, &target)
-        .await
-        .unwrap();
+    let dry = plan::plan(
+        &config,
+        std::slice::from_ref(&compose),
+        "byname",
+        &services,
+        &target,
+    )
+    .await
+    .unwrap();
     let found = &dry.services[0].containers;
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].name, name);
@@ -471,7 +490,7 @@ async fn container_without_compose_labels_is_found_by_name_and_recreated_through
         now: OffsetDateTime::now_utc(),
     };
     let report = apply::apply(&config, &request, &target).await.unwrap();
-    assert_eq!(report.containers_removed, [name.clone()]);
+    assert_eq!(report.containers_removed, vec![name.clone()]);
     assert!(engine.inspect(&name).await.unwrap().is_none());
     assert_eq!(
         std::fs::read_to_string(&compose).unwrap(),
