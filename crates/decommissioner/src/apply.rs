@@ -275,7 +275,9 @@ pub async fn apply(
     if state.as_ref().is_some_and(|s| s.phase == Phase::RolledBack) {
         // Keep the rolled-back archive beside the new one.
         let stamp = OffsetDateTime::now_utc().unix_timestamp();
-        let aside = archive.dir.with_extension(format!("rolled-back-{stamp}"));
+        let aside = archive
+            .dir
+            .with_file_name(format!("{}.rolled-back-{stamp}", request.project));
         std::fs::rename(&archive.dir, &aside).map_err(|e| DecomError::archive(&archive.dir, e))?;
         state = None;
     }
@@ -450,7 +452,9 @@ pub async fn apply(
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), DecomError> {
-    let tmp = path.with_extension("decommissioner-partial");
+    let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
+    tmp_name.push(".decommissioner-partial");
+    let tmp = path.with_file_name(tmp_name);
     std::fs::write(&tmp, bytes).map_err(|e| DecomError::archive(&tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| DecomError::archive(path, e))
 }

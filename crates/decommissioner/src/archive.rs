@@ -135,7 +135,9 @@ impl Archive {
             std::fs::create_dir_all(parent).map_err(|e| DecomError::archive(parent, e))?;
         }
         // Write then rename, so a crash never leaves half a file behind.
-        let tmp = path.with_extension("partial");
+        let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
+        tmp_name.push(".partial");
+        let tmp = path.with_file_name(tmp_name);
         std::fs::write(&tmp, bytes).map_err(|e| DecomError::archive(&tmp, e))?;
         std::fs::rename(&tmp, &path).map_err(|e| DecomError::archive(&path, e))
     }

@@ -82,6 +82,20 @@ async fn compose_only_apply_edits_archives_and_rolls_back_byte_for_byte() {
     let command = rollback.compose_command.unwrap();
     assert!(command.contains("up -d spark-master"), "{command}");
     assert!(command.ends_with(HELPER), "{command}");
+
+    // After a rollback, apply starts over with a fresh archive and keeps the old one aside.
+    let pass = project.report("pass-again.json", "PASS", Duration::minutes(1));
+    let redo = apply::apply(&config, &request(pass), &compose_only())
+        .await
+        .unwrap();
+    assert_eq!(redo.outcome, ApplyOutcome::Decommissioned);
+    assert_eq!(project.compose_bytes(), edited);
+    let aside: Vec<String> = std::fs::read_dir(project.archive_root())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("market-v1.rolled-back-"))
+        .collect();
+    assert_eq!(aside.len(), 1, "{aside:?}");
 }
 
 #[tokio::test]
