@@ -11,8 +11,12 @@ pub fn workspace_root() -> PathBuf {
         .unwrap_or(manifest_dir)
 }
 
-/// State, pids, logs and data of the local stack: `target/stack/`.
+/// State, pids, logs and data of the local stack: `target/stack/`, or `$PHASE4_STACK_DIR`
+/// to run a second, isolated stack (with other ports) next to the default one.
 pub fn stack_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("PHASE4_STACK_DIR") {
+        return PathBuf::from(dir);
+    }
     workspace_root().join("target").join("stack")
 }
 

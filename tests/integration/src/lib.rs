@@ -188,12 +188,30 @@ pub fn stack_start(part: StackPart) {
     run_xtask_stack("start", part);
 }
 
+/// The xtask binary built next to this test's binary (`target/<profile>/xtask`), if any:
+/// running it directly avoids a nested `cargo` waiting for the build directory lock that
+/// the outer `cargo test` may hold.
+fn built_xtask() -> Option<PathBuf> {
+    let test_binary = std::env::current_exe().ok()?;
+    let profile_dir = test_binary.parent()?.parent()?;
+    let xtask = profile_dir.join("xtask");
+    xtask.is_file().then_some(xtask)
+}
+
 fn run_xtask_stack(action: &str, part: StackPart) {
     let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo)
+    let mut command = match built_xtask() {
+        Some(xtask) => Command::new(xtask),
+        None => {
+            let mut cargo =
+                Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+            cargo.arg("xtask");
+            cargo
+        }
+    };
+    let status = command
         .current_dir(&workspace)
-        .args(["xtask", "stack", action, part.name()])
+        .args(["stack", action, part.name()])
         .status();
     match status {
         Ok(status) if status.success() => {}

@@ -105,6 +105,11 @@ fn client_config(port: u16) -> ClientConfig {
 
 /// Number of brokers and topics in the broker's metadata, fetched by an rdkafka client.
 pub fn metadata(port: u16) -> anyhow::Result<(usize, usize)> {
+    // librdkafka waits out its whole timeout when nothing listens; a plain connect fails
+    // at once.
+    let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    std::net::TcpStream::connect_timeout(&address, Duration::from_millis(500))
+        .with_context(|| format!("nothing listens on {address}"))?;
     let consumer: BaseConsumer = client_config(port).create()?;
     let metadata = consumer.fetch_metadata(None, Duration::from_secs(3))?;
     Ok((metadata.brokers().len(), metadata.topics().len()))
@@ -133,17 +138,14 @@ pub fn start(config: &StackConfig) -> anyhow::Result<()> {
                 "RUST_LOG",
                 std::env::var("PHASE4_TANSU_LOG").unwrap_or_else(|_| "warn".to_owned()),
             );
-        let pid = process::spawn_detached(broker, &log_file(), &pid_file())?;
-        let healthy = process::wait_until(Duration::from_secs(60), || {
-            !process::is_running(pid, MARKER) || metadata(config.kafka_port).is_ok()
-        });
-        if !healthy || !process::is_running(pid, MARKER) {
-            bail!(
-                "tansu broker (pid {pid}) did not become healthy on {listener}; last lines of {}:\n{}",
-                log_file().display(),
-                process::tail(&log_file(), 20)
-            );
-        }
+        let mut child = process::spawn_detached(broker, &log_file(), &pid_file())?;
+        process::wait_healthy(
+            &mut child,
+            &format!("tansu broker on {listener}"),
+            &log_file(),
+            Duration::from_secs(60),
+            || metadata(config.kafka_port).is_ok(),
+        )?;
     }
     create_topics(config.kafka_port)
 }

@@ -127,18 +127,14 @@ pub fn start(port: u16) -> anyhow::Result<()> {
         ])
         .arg(&data_dir)
         .current_dir(paths::workspace_root());
-    let pid = process::spawn_detached(front, &log_file(), &pid_file())?;
-    let healthy = process::wait_until(Duration::from_secs(60), || {
-        !process::is_running(pid, MARKER) || is_healthy(port)
-    });
-    if !healthy || !process::is_running(pid, MARKER) {
-        bail!(
-            "the ClickHouse front (pid {pid}) did not answer /ping on 127.0.0.1:{port}; last lines of {}:\n{}",
-            log_file().display(),
-            process::tail(&log_file(), 20)
-        );
-    }
-    Ok(())
+    let mut child = process::spawn_detached(front, &log_file(), &pid_file())?;
+    process::wait_healthy(
+        &mut child,
+        &format!("the ClickHouse front on 127.0.0.1:{port}"),
+        &log_file(),
+        Duration::from_secs(60),
+        || is_healthy(port),
+    )
 }
 
 /// Stops the front we started (SIGTERM, SIGKILL after 15 s). Returns whether one ran.

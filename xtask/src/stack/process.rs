@@ -8,7 +8,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
@@ -37,8 +37,8 @@ pub fn open_log(path: &Path) -> anyhow::Result<File> {
 }
 
 /// Starts `command` detached: new process group, no stdin, stdout and stderr appended to
-/// `log`. Records the pid in `pid_file` and returns it.
-pub fn spawn_detached(mut command: Command, log: &Path, pid_file: &Path) -> anyhow::Result<Pid> {
+/// `log`. Records the pid in `pid_file`.
+pub fn spawn_detached(mut command: Command, log: &Path, pid_file: &Path) -> anyhow::Result<Child> {
     let out = open_log(log)?;
     let err = out.try_clone()?;
     command
@@ -49,13 +49,44 @@ pub fn spawn_detached(mut command: Command, log: &Path, pid_file: &Path) -> anyh
     let child = command
         .spawn()
         .with_context(|| format!("starting {:?}", command.get_program()))?;
-    let pid = Pid(child.id());
-    // The child is not waited for: it must survive us. If it exits while we still run, it
-    // stays a zombie until we exit, which `is_running` treats as not running.
-    drop(child);
-    fs::write(pid_file, format!("{pid}\n"))
+    fs::write(pid_file, format!("{}\n", child.id()))
         .with_context(|| format!("writing {}", pid_file.display()))?;
-    Ok(pid)
+    Ok(child)
+}
+
+/// Waits until `healthy` holds, failing early if `child` exits and after `timeout`.
+/// Dropping the returned-to caller's `Child` does not stop the process: it must outlive us.
+pub fn wait_healthy(
+    child: &mut Child,
+    what: &str,
+    log: &Path,
+    timeout: Duration,
+    mut healthy: impl FnMut() -> bool,
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            bail!(
+                "{what} (pid {}) exited during start-up ({status}); last lines of {}:\n{}",
+                child.id(),
+                log.display(),
+                tail(log, 20)
+            );
+        }
+        if healthy() {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            bail!(
+                "{what} (pid {}) not healthy after {} s; last lines of {}:\n{}",
+                child.id(),
+                timeout.as_secs(),
+                log.display(),
+                tail(log, 20)
+            );
+        }
+        sleep(Duration::from_millis(100));
+    }
 }
 
 /// The pid recorded in `pid_file`, if the file exists and parses.
