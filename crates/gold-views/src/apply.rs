@@ -62,7 +62,14 @@ pub enum ApplyEvent {
         /// Chunks already finished by an earlier attempt.
         already_done: usize,
     },
-    /// One chunk was backfilled into every timeframe.
+    /// One chunk's states were inserted into one state table (not yet recorded).
+    ChunkInserted {
+        /// The state table.
+        table: String,
+        /// Chunk start, µs since the epoch.
+        start_micros: i64,
+    },
+    /// One chunk was backfilled into every timeframe and recorded.
     ChunkDone {
         /// 1-based position.
         index: usize,
@@ -96,6 +103,13 @@ impl std::fmt::Display for ApplyEvent {
             } => write!(
                 f,
                 "backfill run {run_id}: {chunks} chunk(s), {already_done} already done"
+            ),
+            Self::ChunkInserted {
+                table,
+                start_micros,
+            } => write!(
+                f,
+                "backfill chunk from {start_micros} µs inserted into {table}"
             ),
             Self::ChunkDone {
                 index,
@@ -594,6 +608,10 @@ impl Backfill<'_> {
                         "backfill {} chunk {start}",
                         self.config.state_table(tf)
                     )))?;
+                progress(&ApplyEvent::ChunkInserted {
+                    table: self.config.state_table(tf),
+                    start_micros: start,
+                });
             }
             self.record(&run.run_id, "chunk", start, rows, 0).await?;
             total_rows += rows;
