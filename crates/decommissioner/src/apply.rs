@@ -565,6 +565,7 @@ pub async fn rollback(
     let mut recreated = Vec::new();
     let mut already_present = Vec::new();
     let mut by_compose: Vec<String> = Vec::new();
+    let mut to_recreate: Vec<(ArchivedContainer, ContainerInspectResponse)> = Vec::new();
     if let Target::Docker(engine) = target {
         for container in &state.containers {
             if let Some(existing) = engine.inspect(&container.name).await? {
@@ -597,12 +598,41 @@ pub async fn rollback(
             let bytes = archive.read(&container.inspect_file)?;
             let preserved: ContainerInspectResponse = serde_json::from_slice(&bytes)
                 .map_err(|e| DecomError::archive(archive.dir.join(&container.inspect_file), e))?;
-            let id = engine.recreate(&preserved).await?;
-            recreated.push(Recreated {
-                service: container.service.clone(),
-                name: container.name.clone(),
-                id,
-            });
+            to_recreate.push((container.clone(), preserved));
+        }
+        // Recreate in parallel with the same bound as stopping; each waits to see its
+        // container still running, so doing them one by one would add up.
+        let results: Vec<Result<Recreated, DecomError>> = futures::stream::iter(to_recreate)
+            .map(|(container, preserved)| {
+                let engine = engine.clone();
+                async move {
+                    let id = engine.recreate(&preserved).await?;
+                    Ok(Recreated {
+                        service: container.service,
+                        name: container.name,
+                        id,
+                    })
+                }
+            })
+            .buffer_unordered(config.max_parallel_stops)
+            .collect()
+            .await;
+        let mut first_error = None;
+        for result in results {
+            match result {
+                Ok(r) => recreated.push(r),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        recreated.sort_by(|a, b| {
+            let position = |r: &Recreated| state.services.iter().position(|s| *s == r.service);
+            position(a).cmp(&position(b))
+        });
+        if let Some(e) = first_error {
+            // The state still says which containers are missing; rollback can run again.
+            return Err(e);
         }
     } else {
         by_compose = state.services.clone();

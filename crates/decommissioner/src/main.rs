@@ -186,6 +186,12 @@ fn print_plan(plan: &Plan) {
             d.service, d.via, d.on
         );
     }
+    let kept: Vec<&str> = plan
+        .kept_containers
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
+    println!("  kept containers ({}): {}", kept.len(), kept.join(", "));
     println!("  volumes left unused: {}", plan.unused_volumes.join(", "));
     println!(
         "  networks left unused: {}",

@@ -412,6 +412,17 @@ async fn decommission_life_cycle_against_real_docker() {
             .iter()
             .all(|r| r.status == "⏪ Rolled Back")
     );
+
+    // The user's compose tool takes the recreated containers as its own and up to date:
+    // `up -d` recreates nothing.
+    run(Command::new("docker-compose")
+        .current_dir(d.project_dir.dir.path())
+        .env("SPARK_WORKER_CPUS", "2.0")
+        .env("CLICKHOUSE_CPUS", "2.0")
+        .args(["-p", &d.project, "-f"])
+        .arg(&d.project_dir.compose)
+        .args(["up", "-d"]));
+    assert_eq!(snapshot(&engine, &d.project).await, restored);
 }
 
 /// Removes a container by name when dropped, also when the test failed.
