@@ -537,4 +537,30 @@ async fn container_without_compose_labels_is_found_by_name_and_recreated_through
             .contains(&"PREFECT_API_URL=http://x:4200/api".to_owned())
     );
     assert_eq!(config_now.stop_timeout, Some(1));
+
+    // An apply that died after stopping the container but before removing it: rollback
+    // finds the stopped container and starts it again instead of recreating it.
+    run(Command::new("docker").args(["stop", &name]));
+    let archive = Archive::new(&project.archive_root(), "byname");
+    let mut state = archive.state().unwrap().unwrap();
+    state.phase = decommissioner::archive::Phase::Stopping;
+    state.stopped = vec!["prefect-agent".into()];
+    state.removed.clear();
+    archive.save_state(&state).unwrap();
+    let resumed = apply::rollback(
+        &config,
+        &RollbackRequest {
+            compose_files: vec![compose.clone()],
+            project: "byname".into(),
+            recreate: RecreateVia::Auto,
+        },
+        &target,
+    )
+    .await
+    .unwrap();
+    assert_eq!(resumed.already_present, vec![name.clone()]);
+    assert!(resumed.recreated.is_empty());
+    let again = engine.inspect(&name).await.unwrap().unwrap();
+    assert_eq!(again.id, now.id);
+    assert_eq!(again.state.and_then(|s| s.running), Some(true));
 }
