@@ -297,6 +297,22 @@ class HttpFront(unittest.TestCase):
         self.assertTrue(data.endswith(b" " + tag + b"\r\n__exception__\r\n"), data[-200:])
         self.assertIn(b"Code: 395. DB::Exception:", data[-1000:])
 
+    def test_concurrent_long_queries_and_ping(self):
+        results = {}
+
+        def count(name):
+            _, results[name] = self.request(
+                body=b"SELECT count(), sum(number) FROM numbers(20000000)")
+
+        threads = [threading.Thread(target=count, args=(n,)) for n in ("a", "b")]
+        for thread in threads:
+            thread.start()
+        response, data = self.request("GET", body=None)  # answered while both run
+        self.assertEqual(data, b"Ok.\n")
+        for thread in threads:
+            thread.join()
+        self.assertEqual(results, {name: b"20000000\t199999990000000\n" for name in "ab"})
+
     def test_client_leaving_mid_stream_does_not_poison_the_pool(self):
         for _ in range(3):  # more than the pool holds
             conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
