@@ -29,6 +29,7 @@ use crate::check::check_all;
 use crate::config::GoldConfig;
 use crate::ddl::{self, Statement};
 use crate::error::GoldError;
+use crate::timeframe::Timeframe;
 
 /// Something `apply` did, reported as it happens.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -592,7 +593,13 @@ impl Backfill<'_> {
                 .fetch_one()
                 .await
                 .map_err(GoldError::clickhouse("count backfill rows"))?;
-            for tf in &self.config.timeframes {
+            // In rollup mode only the base timeframe is written; the rollup views carry
+            // the states up (and inherit the deduplication token).
+            let targets: Vec<Timeframe> = match self.config.rollup_base() {
+                Some(base) => vec![base],
+                None => self.config.timeframes.clone(),
+            };
+            for tf in &targets {
                 let state = self.qualified(&self.config.state_table(tf));
                 let select = ddl::state_select(tf, &snapshot, Some(&missed_by_live_path));
                 let token = format!("gold-backfill:{}:{}:{start}", run.run_id, tf.label());
@@ -602,6 +609,7 @@ impl Backfill<'_> {
                         ddl::state_column_names().join(", ")
                     ))
                     .with_setting("insert_deduplication_token", token)
+                    .with_setting("deduplicate_blocks_in_dependent_materialized_views", "1")
                     .execute()
                     .await
                     .map_err(GoldError::clickhouse(format!(

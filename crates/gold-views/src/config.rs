@@ -67,6 +67,10 @@ pub struct GoldConfig {
     pub backfill_chunk_seconds: u64,
     /// Generate cluster DDL instead of single-server DDL (not runnable on the local engine).
     pub cluster: Option<ClusterConfig>,
+    /// Rollup mode: build every timeframe except the smallest from the smallest one's
+    /// states (`-MergeState`) instead of from the trades. Every width must be a multiple of
+    /// the smallest.
+    pub rollup: bool,
 }
 
 impl Default for GoldConfig {
@@ -80,11 +84,23 @@ impl Default for GoldConfig {
             deduplication_window: 1_000,
             backfill_chunk_seconds: 86_400,
             cluster: None,
+            rollup: false,
         }
     }
 }
 
 impl GoldConfig {
+    /// In rollup mode, the timeframe every other one is built from (the smallest).
+    pub fn rollup_base(&self) -> Option<Timeframe> {
+        if !self.rollup {
+            return None;
+        }
+        self.timeframes
+            .iter()
+            .min_by_key(|tf| tf.seconds())
+            .copied()
+    }
+
     /// The partition expression of a timeframe's state table.
     pub fn partition_by(&self, tf: &Timeframe) -> String {
         match self
@@ -179,6 +195,18 @@ impl layered_config::Validate for GoldConfig {
                 return Err(invalid(
                     &format!("storage.{label}"),
                     "names a timeframe that is not in `timeframes`",
+                ));
+            }
+        }
+        if let Some(base) = self.rollup_base() {
+            if let Some(tf) = self
+                .timeframes
+                .iter()
+                .find(|tf| tf.seconds() % base.seconds() != 0)
+            {
+                return Err(invalid(
+                    "rollup",
+                    &format!("`{tf}` is not a multiple of the smallest timeframe `{base}`"),
                 ));
             }
         }

@@ -167,6 +167,23 @@ toUInt64(count()) AS trade_count_state\nFROM {from}{filter}\nGROUP BY exchange, 
     )
 }
 
+/// Rollup mode: the `SELECT` that merges a smaller timeframe's states into this one's
+/// partial states. Source columns are qualified so that no output alias shadows them.
+pub fn rollup_select(tf: &Timeframe, base_state: &str) -> String {
+    format!(
+        "SELECT\n    src.exchange AS exchange,\n    src.symbol AS symbol,\n    \
+toDateTime(toStartOfInterval(src.window_start, {interval}, 'UTC'), 'UTC') AS window_start,\n    \
+argMinMergeState(src.open_state) AS open_state,\n    \
+argMaxMergeState(src.close_state) AS close_state,\n    \
+max(src.high_state) AS high_state,\n    \
+min(src.low_state) AS low_state,\n    \
+sum(src.volume_state) AS volume_state,\n    \
+sum(src.quote_volume_state) AS quote_volume_state,\n    \
+sum(src.trade_count_state) AS trade_count_state\nFROM {base_state} AS src\nGROUP BY exchange, symbol, window_start",
+        interval = tf.interval_sql(),
+    )
+}
+
 /// The `SELECT` of the finalizing view over a state table.
 ///
 /// VWAP is `quote_volume / volume` truncated toward zero to 10 decimal places (the price
@@ -201,7 +218,14 @@ fn generate_single(config: &GoldConfig) -> Vec<Statement> {
     let db = &config.database;
     let tap = quote::qualified(db, &config.tap_table());
     let mut out = vec![tap_table(config, None, "Null")];
-    for tf in &config.timeframes {
+    let base = config.rollup_base();
+    // In rollup mode the base timeframe comes first so the views built on its state table
+    // can be created.
+    let mut timeframes = config.timeframes.clone();
+    if let Some(base) = base {
+        timeframes.sort_by_key(|tf| (*tf != base, tf.seconds()));
+    }
+    for tf in &timeframes {
         let state = quote::qualified(db, &config.state_table(tf));
         out.push(state_table(
             config,
@@ -210,12 +234,18 @@ fn generate_single(config: &GoldConfig) -> Vec<Statement> {
             None,
             "AggregatingMergeTree",
         ));
+        let select = match base {
+            Some(base) if base != *tf => {
+                rollup_select(tf, &quote::qualified(db, &config.state_table(&base)))
+            }
+            _ => state_select(tf, &tap, None),
+        };
         out.push(materialized_view(
             &config.materialized_view(tf),
             &quote::qualified(db, &config.materialized_view(tf)),
             None,
             &state,
-            &state_select(tf, &tap, None),
+            &select,
         ));
         out.push(view(
             &config.candle_view(tf),
@@ -556,6 +586,32 @@ mod tests {
             config.partition_by(&"1h".parse().unwrap()),
             "toYYYYMM(window_start)"
         );
+    }
+
+    #[test]
+    fn rollup_mode_builds_larger_timeframes_from_the_smallest_states() {
+        let config = GoldConfig {
+            rollup: true,
+            ..GoldConfig::default()
+        };
+        let statements = generate(&config);
+        let five = statements
+            .iter()
+            .find(|s| s.name == "gold_ohlcv_5m_mv")
+            .map(|s| s.sql.as_str())
+            .unwrap_or_default();
+        assert!(five.contains("argMinMergeState(src.open_state)"), "{five}");
+        assert!(
+            five.contains("FROM `default`.`gold_ohlcv_1m_state` AS src"),
+            "{five}"
+        );
+        let one = statements
+            .iter()
+            .find(|s| s.name == "gold_ohlcv_1m_mv")
+            .map(|s| s.sql.as_str())
+            .unwrap_or_default();
+        assert!(one.contains("FROM `default`.`gold_trades_tap`"), "{one}");
+        crate::check::check_all(&statements).unwrap_or_else(|e| panic!("{e}"));
     }
 
     #[test]

@@ -19,9 +19,13 @@ use serde::{Deserialize, Serialize};
 struct Cli {
     /// TOML file with `[clickhouse]` (url, database, user, password, compression) and
     /// `[gold]` (database, prefix, source_table, timeframes, storage, deduplication_window,
-    /// backfill_chunk_seconds, cluster) sections.
+    /// backfill_chunk_seconds, cluster, rollup) sections.
     #[arg(long, global = true)]
     config: Option<PathBuf>,
+    /// Rollup mode (same as `gold.rollup = true`): build every timeframe except the
+    /// smallest from the smallest one's states with -MergeState instead of from the trades.
+    #[arg(long, global = true)]
+    rollup: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -96,7 +100,11 @@ fn with_cluster(mut gold: GoldConfig, cluster: bool) -> GoldConfig {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let settings: Settings = layered_config::load(cli.config.as_deref(), "GOLD_VIEWS")?;
+    let mut settings: Settings = layered_config::load(cli.config.as_deref(), "GOLD_VIEWS")?;
+    if cli.rollup {
+        settings.gold.rollup = true;
+        layered_config::Validate::validate(&settings)?;
+    }
     match cli.command {
         Command::Generate { out } => {
             for path in output::write(&out, &settings.gold)? {

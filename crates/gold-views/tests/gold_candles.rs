@@ -77,3 +77,35 @@ async fn gold_views_equal_plain_sql_and_rust_reference_for_all_timeframes() {
     }
     db.drop().await;
 }
+
+/// Rollup mode (5m..1d built from 1m states with `-MergeState`) is only offered because it
+/// is exactly equal too, for both the live path and the backfill.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollup_mode_equals_plain_sql_and_rust_reference_for_all_timeframes() {
+    let mut db = TestDb::new("gold_rollup").await;
+    db.config.rollup = true;
+    db.config.backfill_chunk_seconds = 3_600;
+    let trades = generated_trades(21, 80_000);
+    let (existing, live) = trades.split_at(40_000);
+    for batch in existing.chunks(BATCH) {
+        db.insert(batch).await;
+    }
+    apply(&db.client, &db.config, true, |_| {}).await.unwrap();
+    for batch in live.chunks(BATCH) {
+        db.insert(batch).await;
+    }
+    for tf in Timeframe::defaults() {
+        let gold = db.gold_rows(&tf).await;
+        assert_same_rows(
+            &format!("{tf} rollup: gold view vs plain SQL"),
+            &gold,
+            &db.plain_sql_rows(&tf).await,
+        );
+        assert_same_rows(
+            &format!("{tf} rollup: gold view vs Rust reference"),
+            &gold,
+            &reference_rows(&trades, &tf),
+        );
+    }
+    db.drop().await;
+}
