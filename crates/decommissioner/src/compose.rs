@@ -31,6 +31,14 @@ pub enum ComposeError {
         /// What is wrong.
         message: String,
     },
+    /// Cutting the removed blocks would change what a kept service means.
+    #[error("compose file `{path}`: refusing the edit: {message}")]
+    BrokenEdit {
+        /// The file.
+        path: PathBuf,
+        /// What would break.
+        message: String,
+    },
     /// A reference to a removed service is written in a form the span editor does not cut.
     #[error(
         "compose file `{path}`: service `{service}` refers to `{target}` in `{key}` in a form \
@@ -266,11 +274,49 @@ impl ComposeFile {
             at = cut.end;
         }
         text.push_str(&self.text[at..]);
+        self.check_kept_services_unchanged(&text, removed)?;
         Ok(Edit {
             text,
             removed_blocks,
             cleaned,
         })
+    }
+
+    /// The edited text must parse, and every kept service must read exactly as before,
+    /// minus the references to removed services. This catches what cutting spans could
+    /// break, e.g. an anchor defined inside a removed block and used by a kept one.
+    fn check_kept_services_unchanged(
+        &self,
+        edited: &str,
+        removed: &BTreeSet<String>,
+    ) -> Result<(), ComposeError> {
+        let broken = |message: String| ComposeError::BrokenEdit {
+            path: self.path.clone(),
+            message,
+        };
+        let after = Self::parse(&self.path, edited.to_owned())
+            .map_err(|e| broken(format!("the edited file does not parse: {e}")))?;
+        for before in self.services.iter().filter(|s| !removed.contains(&s.name)) {
+            let mut expected = before.clone();
+            expected.depends_on.retain(|t| !removed.contains(t));
+            expected.links.retain(|t| !removed.contains(t));
+            match after.service(&before.name) {
+                Some(now) if *now == expected => {}
+                Some(_) => {
+                    return Err(broken(format!(
+                        "kept service `{}` would change beyond its references to removed                          services (does it use an anchor defined in a removed block?)",
+                        before.name
+                    )));
+                }
+                None => {
+                    return Err(broken(format!(
+                        "kept service `{}` would disappear",
+                        before.name
+                    )));
+                }
+            }
+        }
+        Ok(())
     }
 
     fn cut_references(
@@ -689,6 +735,16 @@ volumes:
         let again = ComposeFile::parse(Path::new("small.yml"), edit.text).unwrap();
         assert!(again.service("spark").is_none());
         assert_eq!(again.service("dash").unwrap().depends_on, ["broker"]);
+    }
+
+    #[test]
+    fn anchor_defined_in_a_removed_block_stops_the_edit() {
+        let text = "services:\n  spark:\n    environment: &env\n      A: b\n\n  kept:\n    environment: *env\n";
+        let file = ComposeFile::parse(Path::new("a.yml"), text.to_owned()).unwrap();
+        let err = file
+            .remove_services(&["spark".to_owned()].into())
+            .unwrap_err();
+        assert!(matches!(err, ComposeError::BrokenEdit { .. }), "{err}");
     }
 
     #[test]
