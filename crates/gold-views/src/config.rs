@@ -198,17 +198,16 @@ impl layered_config::Validate for GoldConfig {
                 ));
             }
         }
-        if let Some(base) = self.rollup_base() {
-            if let Some(tf) = self
+        if let Some(base) = self.rollup_base()
+            && let Some(tf) = self
                 .timeframes
                 .iter()
                 .find(|tf| tf.seconds() % base.seconds() != 0)
-            {
-                return Err(invalid(
-                    "rollup",
-                    &format!("`{tf}` is not a multiple of the smallest timeframe `{base}`"),
-                ));
-            }
+        {
+            return Err(invalid(
+                "rollup",
+                &format!("`{tf}` is not a multiple of the smallest timeframe `{base}`"),
+            ));
         }
         if self.backfill_chunk_seconds == 0 {
             return Err(invalid("backfill_chunk_seconds", "must be at least 1"));
