@@ -18,6 +18,23 @@ pub struct TestArgs {
     /// Leave the stack running at the end (for a following `cargo test -p ...`).
     #[arg(long)]
     keep_stack: bool,
+    /// Lint and test only these packages instead of the whole workspace (repeatable);
+    /// for a quick local run, CI always runs everything.
+    #[arg(long = "package", short = 'p', value_name = "PACKAGE")]
+    packages: Vec<String>,
+}
+
+impl TestArgs {
+    /// `--workspace`, or one `-p NAME` per requested package.
+    fn package_selection(&self) -> Vec<String> {
+        if self.packages.is_empty() {
+            return vec!["--workspace".to_owned()];
+        }
+        self.packages
+            .iter()
+            .flat_map(|package| ["-p".to_owned(), package.clone()])
+            .collect()
+    }
 }
 
 struct PhaseResult {
@@ -83,9 +100,7 @@ pub fn run(args: TestArgs) -> anyhow::Result<()> {
     });
     phase(&mut results, "cargo clippy", || {
         let mut clippy = cargo();
-        clippy.args([
-            "clippy",
-            "--workspace",
+        clippy.arg("clippy").args(args.package_selection()).args([
             "--all-targets",
             "--",
             "-D",
@@ -108,7 +123,12 @@ pub fn run(args: TestArgs) -> anyhow::Result<()> {
     });
     phase(&mut results, "cargo test", || {
         let mut test = cargo();
-        test.args(["test", "--workspace", "--no-fail-fast"]);
+        test.arg("test")
+            .args(args.package_selection())
+            .arg("--no-fail-fast")
+            // Tests that measure (insert rates, resume times) print their numbers; show
+            // them for passing tests too, so the CI log carries them.
+            .args(["--", "--show-output"]);
         test.envs(test_env.iter().map(|(k, v)| (*k, v.as_str())));
         run_command(test)
     });
