@@ -215,3 +215,47 @@ impl layered_config::Validate for GoldConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use layered_config::Validate;
+
+    #[test]
+    fn defaults_are_valid() {
+        GoldConfig::default().validate().unwrap();
+    }
+
+    #[test]
+    fn rollup_needs_multiples_of_the_smallest_timeframe() {
+        let mut config = GoldConfig {
+            rollup: true,
+            ..GoldConfig::default()
+        };
+        config.validate().unwrap();
+        assert_eq!(config.rollup_base(), Some("1m".parse().unwrap()));
+        config.timeframes = vec!["2m".parse().unwrap(), "5m".parse().unwrap()];
+        let err = config.validate().unwrap_err();
+        assert!(err.to_string().contains("`rollup`"), "{err}");
+    }
+
+    #[test]
+    fn storage_for_an_unknown_timeframe_is_refused_by_key() {
+        let mut config = GoldConfig::default();
+        config
+            .storage
+            .insert("2h".into(), TimeframeStorage::default());
+        let err = config.validate().unwrap_err();
+        assert!(err.to_string().contains("storage.2h"), "{err}");
+    }
+
+    #[test]
+    fn environment_overrides_timeframes_and_names_a_bad_one() {
+        let env = [("GV__TIMEFRAMES".to_owned(), r#"["1m", "4h"]"#.to_owned())];
+        let config: GoldConfig = layered_config::load_from(None, "GV", env).unwrap();
+        assert_eq!(config.timeframes.len(), 2);
+        let env = [("GV__TIMEFRAMES".to_owned(), r#"["1m", "7h"]"#.to_owned())];
+        let err = layered_config::load_from::<GoldConfig, _>(None, "GV", env).unwrap_err();
+        assert!(err.to_string().contains("timeframes"), "{err}");
+    }
+}
