@@ -499,6 +499,43 @@ fn view(name: &str, qualified: &str, cluster: Option<&str>, select: &str) -> Sta
     }
 }
 
+/// `DROP ... IF EXISTS` for every object [`generate`] and a backfill create, in an order
+/// that stops the flow first (the tap view, the ledger view) and drops readers before the
+/// tables they read. For rollbacks and tests.
+pub fn drop_all(config: &GoldConfig) -> Vec<String> {
+    let db = &config.database;
+    let mut statements = generate(config);
+    statements.reverse();
+    let mut out = vec![];
+    let drop = |kind: ObjectKind, name: &str| {
+        let keyword = match kind {
+            ObjectKind::Table => "TABLE",
+            ObjectKind::MaterializedView | ObjectKind::View => "VIEW",
+        };
+        format!("DROP {keyword} IF EXISTS {}", quote::qualified(db, name))
+    };
+    let on = config
+        .cluster
+        .as_ref()
+        .map(|c| on_cluster(Some(&c.name)))
+        .unwrap_or_default();
+    // The tap view is last in `generate`, so first here.
+    for statement in &statements {
+        out.push(format!("{}{on}", drop(statement.kind, &statement.name)));
+        if statement.name == config.tap_view() {
+            out.push(drop(ObjectKind::MaterializedView, &config.ledger_view()));
+        }
+    }
+    for helper in [
+        config.ledger_table(),
+        config.snapshot_table(),
+        config.progress_table(),
+    ] {
+        out.push(drop(ObjectKind::Table, &helper));
+    }
+    out
+}
+
 /// The checked-in file name of the statement at `index`: `03_gold_ohlcv_1m_view.sql`.
 pub fn file_name(index: usize, statement: &Statement) -> String {
     format!("{:02}_{}.sql", index + 1, statement.name)
@@ -612,6 +649,23 @@ mod tests {
             .unwrap_or_default();
         assert!(one.contains("FROM `default`.`gold_trades_tap`"), "{one}");
         crate::check::check_all(&statements).unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    #[test]
+    fn drop_all_stops_the_flow_first_and_removes_backfill_helpers() {
+        let drops = drop_all(&GoldConfig::default());
+        assert_eq!(
+            drops[0],
+            "DROP VIEW IF EXISTS `default`.`gold_trades_tap_mv`"
+        );
+        assert_eq!(
+            drops[1],
+            "DROP VIEW IF EXISTS `default`.`gold_backfill_ledger_mv`"
+        );
+        assert!(
+            drops.contains(&"DROP TABLE IF EXISTS `default`.`gold_backfill_progress`".to_owned())
+        );
+        assert_eq!(drops.len(), 20 + 4);
     }
 
     #[test]

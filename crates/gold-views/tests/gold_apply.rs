@@ -43,6 +43,18 @@ async fn applying_twice_leaves_every_show_create_unchanged() {
     for ((name, b), (_, a)) in before.iter().zip(&after) {
         assert_eq!(b, a, "SHOW CREATE of {name} changed");
     }
+
+    // drop_all leaves only silver (and the migration record) behind.
+    for sql in gold_views::ddl::drop_all(&db.config) {
+        db.client.query(&sql).execute().await.unwrap();
+    }
+    let left: Vec<String> = db
+        .show_create_all()
+        .await
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert!(left.iter().all(|n| !n.starts_with("gold_")), "{left:?}");
     db.drop().await;
 }
 
