@@ -398,6 +398,8 @@ def read_body(rfile, headers) -> Iterator[bytes]:
     if "chunked" in headers.get("Transfer-Encoding", "").lower():
         while True:
             size_line = rfile.readline(1024)
+            if not size_line:
+                raise ClickHouseError(117, "INCORRECT_DATA", "client ended the chunked body early")
             try:
                 size = int(size_line.split(b";")[0].strip(), 16)
             except ValueError:
