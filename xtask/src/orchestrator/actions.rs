@@ -9,7 +9,9 @@ use anyhow::Context;
 use super::config::OrchestratorConfig;
 use super::replay::{self, ReplaySummary};
 use super::resources::{self, Declared, Measurements};
-use super::state::{Check, ChecklistRow, Journal, ResourceRecord, now};
+use super::state::{
+    Check, ChecklistRow, Journal, ResourceRecord, ValidationRecord, ValidationRow, now,
+};
 use super::steps::Step;
 use super::tracker::LEGACY_SERVICES;
 
@@ -53,9 +55,10 @@ impl Environment {
             Step::CreateSilverTable => self.create_silver_table(),
             Step::ImplementProcessor => self.implement_processor(),
             Step::DeployProcessor => self.deploy_processor(),
+            Step::CreateGoldViews => self.create_gold_views(),
+            Step::ValidateOhlcv => self.validate_ohlcv(journal),
             Step::Decommission => self.decommission(journal),
             Step::ResourceCheckpoint => self.resource_checkpoint(journal),
-            other => not_available(other),
         }
     }
 
@@ -447,6 +450,203 @@ impl Environment {
         Ok(StepResult::Done { notes })
     }
 
+    /// The gold settings: the orchestrator's database, the crate's defaults otherwise.
+    pub fn gold_config(&self) -> gold_views::GoldConfig {
+        gold_views::GoldConfig {
+            database: self.config.clickhouse.database.clone(),
+            ..gold_views::GoldConfig::default()
+        }
+    }
+
+    /// Step 4: gold state tables, materialized views and finalizing views, backfilled
+    /// from the silver rows already there (idempotent: existing objects are kept).
+    fn create_gold_views(&self) -> anyhow::Result<StepResult> {
+        let gold = self.gold_config();
+        let client = self.client();
+        let runtime = self.runtime()?;
+        let report = runtime.block_on(gold_views::apply(&client, &gold, true, |event| {
+            if let gold_views::ApplyEvent::Created { name } = event {
+                println!("  created {name}");
+            }
+        }))?;
+        let mut missing = Vec::new();
+        for tf in &gold.timeframes {
+            let view = format!("{}ohlcv_{}", gold.prefix, tf.label());
+            let found: u64 = runtime.block_on(
+                client
+                    .query("SELECT count() FROM system.tables WHERE database = ? AND name = ?")
+                    .bind(&gold.database)
+                    .bind(&view)
+                    .fetch_one(),
+            )?;
+            if found == 0 {
+                missing.push(view);
+            }
+        }
+        anyhow::ensure!(
+            missing.is_empty(),
+            "gold views missing after apply: {}",
+            missing.join(", ")
+        );
+        let backfill = match &report.backfill {
+            gold_views::BackfillOutcome::NotRequested => "no backfill".to_owned(),
+            gold_views::BackfillOutcome::Finished { rows, .. } => {
+                format!("backfilled {rows} silver rows")
+            }
+            gold_views::BackfillOutcome::AlreadyFinished => "backfill finished earlier".to_owned(),
+        };
+        Ok(StepResult::Done {
+            notes: vec![format!(
+                "{} timeframes ({}); {} objects created, {} unchanged; {backfill}",
+                gold.timeframes.len(),
+                gold.timeframes
+                    .iter()
+                    .map(|t| t.label())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                report.created.len(),
+                report.unchanged.len()
+            )],
+        })
+    }
+
+    /// The validator settings: v1 tables with concatenated symbols mapped back to the
+    /// canonical ones found in silver, over the replayed range when the demo recorded one.
+    pub fn validator_config(
+        &self,
+        runtime: &tokio::runtime::Runtime,
+    ) -> anyhow::Result<ohlcv_validator::ValidatorConfig> {
+        let mut config = ohlcv_validator::ValidatorConfig {
+            clickhouse: self.config.clickhouse.clone(),
+            ..ohlcv_validator::ValidatorConfig::default()
+        };
+        config.v1.table = self.config.legacy.v1_candles_table.clone();
+        let table = ch_support::quote::qualified(&self.config.clickhouse.database, "silver_trades");
+        let symbols: Vec<String> = runtime.block_on(
+            self.client()
+                .query(&format!("SELECT DISTINCT toString(symbol) FROM {table}"))
+                .fetch_all(),
+        )?;
+        for symbol in symbols {
+            config
+                .mapping
+                .symbols
+                .insert(symbol.replace('/', ""), symbol);
+        }
+        if let Some((first, last)) = self.recorded_replay().and_then(|r| r.trade_span_micros) {
+            let day = 86_400_000_000;
+            config.range.start = rfc3339_micros(first.div_euclid(day) * day);
+            config.range.end = rfc3339_micros((last.div_euclid(day) + 1) * day);
+        }
+        Ok(config)
+    }
+
+    /// Step 5: the hard gate. A FAIL names the first mismatches and stops the run.
+    fn validate_ohlcv(&self, journal: &mut Journal) -> anyhow::Result<StepResult> {
+        let runtime = self.runtime()?;
+        let config = self.validator_config(&runtime)?;
+        let report = runtime.block_on(ohlcv_validator::validate(&self.client(), &config))?;
+        let path = self.validation_report_path();
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(&path, report.to_json())?;
+        let rows: Vec<ValidationRow> = report
+            .timeframes
+            .iter()
+            .map(|t| ValidationRow {
+                timeframe: t.timeframe.label().to_owned(),
+                v1_rows: t.v1_rows,
+                v2_rows: t.v2_rows,
+                rows_match: t.rows_match,
+                ohlc_within_tolerance: t.ohlc_within_tolerance,
+                volume_match: t.volume_match,
+                trade_count_match: t.trade_count_match,
+                pass: t.verdict == ohlcv_validator::Verdict::Pass,
+            })
+            .collect();
+        let mut mismatches = Vec::new();
+        for t in report
+            .timeframes
+            .iter()
+            .filter(|t| t.verdict != ohlcv_validator::Verdict::Pass)
+        {
+            let counts = &t.mismatch_counts;
+            let mut line = format!(
+                "{}: {} mismatching candles (open {}, high {}, low {}, close {}, volume {}, trade_count {}, only in v1 {}, only in v2 {})",
+                t.timeframe.label(),
+                counts.total,
+                counts.open,
+                counts.high,
+                counts.low,
+                counts.close,
+                counts.volume,
+                counts.trade_count,
+                counts.only_in_v1,
+                counts.only_in_v2
+            );
+            if let Some(first) = t.mismatches.first() {
+                line.push_str(&format!(
+                    "; first: {} {} {} differs in {} ({}{})",
+                    first.exchange,
+                    first.symbol,
+                    first.window_start,
+                    first.kinds.join("+"),
+                    first.attribution,
+                    first
+                        .v1_cause
+                        .as_ref()
+                        .map(|c| format!(", v1: {c}"))
+                        .unwrap_or_default()
+                ));
+            }
+            line.extend(t.notes.iter().map(|n| format!("; {n}")));
+            mismatches.push(line);
+        }
+        let pass = report.passed();
+        let record = ValidationRecord {
+            recorded_at: now(),
+            pass,
+            report_path: path.display().to_string(),
+            fingerprint: report.fingerprint.clone(),
+            range_start: report.range.start.clone(),
+            range_end: report.range.end.clone(),
+            rows,
+            mismatches: mismatches.clone(),
+        };
+        journal.update(|s| {
+            s.validation = Some(record);
+            s.log(
+                Some(Step::ValidateOhlcv),
+                format!(
+                    "validation report {}: {}",
+                    path.display(),
+                    if pass { "PASS" } else { "FAIL" }
+                ),
+            );
+        })?;
+        let summary = format!(
+            "{} timeframes, {} v1 / {} v2 candles over {} to {}; report {}",
+            report.timeframes.len(),
+            report.timeframes.iter().map(|t| t.v1_rows).sum::<u64>(),
+            report.timeframes.iter().map(|t| t.v2_rows).sum::<u64>(),
+            report.range.start,
+            report.range.end,
+            path.display()
+        );
+        if pass {
+            Ok(StepResult::Done {
+                notes: vec![format!("PASS: {summary}")],
+            })
+        } else {
+            Ok(StepResult::GateFailed {
+                notes: vec![format!("FAIL: {summary}")],
+                blocker: format!("OHLCV validation FAIL: {}", mismatches.join(" | ")),
+                impact: "hard gate: decommission (step 6) and the resource checkpoint (step 7) cannot start; nothing legacy is stopped".into(),
+            })
+        }
+    }
+
     /// Where step 5 writes the validator's JSON report.
     pub fn validation_report_path(&self) -> PathBuf {
         self.config.work_path().join("validation-report.json")
@@ -652,19 +852,6 @@ impl Environment {
     }
 }
 
-/// The error of a step whose crate has not landed its library API yet.
-fn not_available(step: Step) -> anyhow::Result<StepResult> {
-    let needs = match step {
-        Step::CreateSilverTable => "ch_support::migrations::apply and sql/silver",
-        Step::ImplementProcessor | Step::DeployProcessor => "the silver-processor library",
-        Step::CreateGoldViews => "gold_views::{GoldConfig, generate, apply}",
-        Step::ValidateOhlcv => "ohlcv_validator::{ValidatorConfig, validate, Report}",
-        Step::Decommission => "decommissioner::{DecomConfig, plan, apply}",
-        Step::ResourceCheckpoint => "the silver-processor binary to measure",
-    };
-    anyhow::bail!("{step} is not available yet: it needs {needs}")
-}
-
 fn as_refs(files: &[PathBuf]) -> Vec<&Path> {
     files.iter().map(PathBuf::as_path).collect()
 }
@@ -693,4 +880,14 @@ fn metric_sum(text: &str, metric: &str) -> f64 {
         })
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
+}
+
+/// Micros since the epoch as RFC 3339 UTC seconds (`2026-11-25T00:00:00Z`).
+fn rfc3339_micros(micros: i64) -> String {
+    let format =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+    time::OffsetDateTime::from_unix_timestamp(micros.div_euclid(1_000_000))
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_default()
 }

@@ -53,7 +53,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     println!("  {}", summary.describe());
 
     println!("==> 4/5 v1 candles (legacy semantics) over the same trades");
-    legacy_candles(&config, &summary, args.corrupt_v1_candle)?;
+    legacy_candles(&config, &env, args.corrupt_v1_candle)?;
 
     println!("==> 5/5 migrate");
     let result = runner::run(
@@ -136,20 +136,24 @@ fn start_legacy_containers(config: &OrchestratorConfig, compose: &Path) -> anyho
             crate::paths::workspace_root().join("deploy/legacy/standin/Dockerfile"),
             context.join("Dockerfile"),
         )?;
-        run_command(Command::new("docker")
-            .env("DOCKER_BUILDKIT", "0")
-            .args(["build", "-q", "-t", STANDIN_IMAGE])
-            .arg(&context))?;
+        run_command(
+            Command::new("docker")
+                .env("DOCKER_BUILDKIT", "0")
+                .args(["build", "-q", "-t", STANDIN_IMAGE])
+                .arg(&context),
+        )?;
     }
     // The host has fewer cores than two of the declared limits; compose would refuse them.
-    run_command(Command::new("docker-compose")
-        .env("SPARK_WORKER_CPUS", "2.0")
-        .env("CLICKHOUSE_CPUS", "2.0")
-        .arg("-p")
-        .arg(&config.legacy.compose_project)
-        .arg("-f")
-        .arg(compose)
-        .args(["up", "-d"]))?;
+    run_command(
+        Command::new("docker-compose")
+            .env("SPARK_WORKER_CPUS", "2.0")
+            .env("CLICKHOUSE_CPUS", "2.0")
+            .arg("-p")
+            .arg(&config.legacy.compose_project)
+            .arg("-f")
+            .arg(compose)
+            .args(["up", "-d"]),
+    )?;
     let listed = Command::new("docker")
         .args(["ps", "-q", "--filter"])
         .arg(format!(
@@ -201,13 +205,67 @@ fn replay_once(
     Ok(summary)
 }
 
-/// The v1 candle set, from the legacy-semantics job over the replayed trades.
+/// The v1 candle set, from the legacy-semantics job over the replayed trades (recomputed
+/// on every run, so an altered candle from an earlier run never lingers).
 fn legacy_candles(
     config: &OrchestratorConfig,
-    summary: &ReplaySummary,
+    env: &Environment,
     corrupt_one: bool,
 ) -> anyhow::Result<()> {
-    let _ = (config, summary, corrupt_one);
-    println!("  not available yet: needs ohlcv_validator::legacy_job");
+    use ohlcv_validator::legacy_job::{self, LegacyJobOptions};
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let client = ch_support::client(&config.clickhouse);
+    // The legacy job reads silver_trades: make sure the table exists and the processor has
+    // caught up before the job runs (steps 1-3 are idempotent, so migrate reuses this).
+    runner::run(
+        config,
+        Plan::Range {
+            through: Step::DeployProcessor,
+            resume: true,
+        },
+        env,
+    )?;
+    let options = LegacyJobOptions {
+        database: config.clickhouse.database.clone(),
+        target_table: config.legacy.v1_candles_table.clone(),
+        ..LegacyJobOptions::default()
+    };
+    let written = runtime.block_on(legacy_job::run(
+        &client,
+        &options,
+        &ohlcv_validator::Timeframe::ALL,
+    ))?;
+    for (tf, rows) in &written {
+        println!("  v1 {}: {rows} candles", tf.label());
+    }
+    if corrupt_one {
+        let table = ch_support::quote::qualified(
+            &config.clickhouse.database,
+            &config.legacy.v1_candles_table.replace("{tf}", "1m"),
+        );
+        let (symbol, exchange, window_start): (String, String, i64) = runtime.block_on(
+            client
+                .query(&format!(
+                    "SELECT symbol, exchange, window_start FROM {table} ORDER BY exchange, symbol, window_start LIMIT 1"
+                ))
+                .fetch_one(),
+        )?;
+        runtime.block_on(
+            client
+                .query(&format!(
+                    "ALTER TABLE {table} UPDATE open_price = open_price * 1.01 WHERE exchange = {} AND symbol = {} AND window_start = {window_start} SETTINGS mutations_sync = 2",
+                    ch_support::quote::string_literal(&exchange),
+                    ch_support::quote::string_literal(&symbol),
+                ))
+                .execute(),
+        )?;
+        println!(
+            "  altered one v1 candle: 1m {exchange} {symbol} window_start {window_start} open +1%"
+        );
+    }
     Ok(())
 }

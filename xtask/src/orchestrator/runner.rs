@@ -8,6 +8,19 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use super::actions::{Environment, StepResult};
+
+/// Something that performs steps: the real [`Environment`], or a scripted stand-in in the
+/// runner's own tests of its state machine.
+pub trait Executor {
+    /// Performs `step`, recording measurements in `journal`.
+    fn run_step(&self, step: Step, journal: &mut Journal) -> anyhow::Result<StepResult>;
+}
+
+impl Executor for Environment {
+    fn run_step(&self, step: Step, journal: &mut Journal) -> anyhow::Result<StepResult> {
+        Environment::run_step(self, step, journal)
+    }
+}
 use super::config::OrchestratorConfig;
 use super::state::{Blocker, Journal, MigrationState, StepStatus, now};
 use super::steps::Step;
@@ -126,7 +139,7 @@ fn standing_decisions(state: &mut MigrationState) {
 }
 
 /// Runs `plan` and renders the tracker afterwards (also when a step fails).
-pub fn run(config: &OrchestratorConfig, plan: Plan, env: &Environment) -> anyhow::Result<()> {
+pub fn run(config: &OrchestratorConfig, plan: Plan, env: &impl Executor) -> anyhow::Result<()> {
     let state_path = config.state_path();
     let _lock = RunLock::acquire(&state_path)?;
     let mut journal = Journal::open(&state_path)?;
@@ -148,7 +161,7 @@ pub fn run(config: &OrchestratorConfig, plan: Plan, env: &Environment) -> anyhow
     result
 }
 
-fn run_steps(journal: &mut Journal, plan: Plan, env: &Environment) -> anyhow::Result<()> {
+fn run_steps(journal: &mut Journal, plan: Plan, env: &impl Executor) -> anyhow::Result<()> {
     let steps = plan.steps(journal.state());
     if steps.is_empty() {
         println!("migrate: nothing to do, every step is done");
@@ -284,7 +297,168 @@ pub fn write_tracker(config: &OrchestratorConfig, text: &str) -> anyhow::Result<
 
 #[cfg(test)]
 mod tests {
+    use super::super::state::{ValidationRecord, ValidationRow};
     use super::*;
+    use std::cell::RefCell;
+
+    /// Plays given results per step and records which steps were started. Only the
+    /// runner's own bookkeeping is under test here; the steps' real work is tested against
+    /// the real stack by the demo.
+    struct Script {
+        gate_passes: bool,
+        crash_at: Option<Step>,
+        started: RefCell<Vec<Step>>,
+    }
+
+    impl Executor for Script {
+        fn run_step(&self, step: Step, journal: &mut Journal) -> anyhow::Result<StepResult> {
+            self.started.borrow_mut().push(step);
+            if self.crash_at == Some(step) {
+                anyhow::bail!("simulated crash");
+            }
+            if step == Step::ValidateOhlcv {
+                let pass = self.gate_passes;
+                journal.update(|s| {
+                    s.validation = Some(ValidationRecord {
+                        recorded_at: now(),
+                        pass,
+                        report_path: "r.json".into(),
+                        fingerprint: "f".into(),
+                        range_start: "a".into(),
+                        range_end: "b".into(),
+                        rows: vec![ValidationRow {
+                            timeframe: "1m".into(),
+                            v1_rows: 10,
+                            v2_rows: 10,
+                            rows_match: true,
+                            ohlc_within_tolerance: pass,
+                            volume_match: true,
+                            trade_count_match: true,
+                            pass,
+                        }],
+                        mismatches: vec![],
+                    });
+                })?;
+                if !pass {
+                    return Ok(StepResult::GateFailed {
+                        notes: vec!["FAIL".into()],
+                        blocker: "1m binance BTC/USDT open differs".into(),
+                        impact: "steps 6-7 blocked".into(),
+                    });
+                }
+            }
+            Ok(StepResult::Done {
+                notes: vec![format!("did {}", step.number())],
+            })
+        }
+    }
+
+    fn config_in(dir: &Path) -> OrchestratorConfig {
+        OrchestratorConfig {
+            state_file: dir.join("state.json"),
+            progress_file: dir.join("PROGRESS.md"),
+            work_dir: dir.to_owned(),
+            ..OrchestratorConfig::default()
+        }
+    }
+
+    fn all() -> Plan {
+        Plan::Range {
+            through: Step::ResourceCheckpoint,
+            resume: false,
+        }
+    }
+
+    #[test]
+    fn a_failed_gate_blocks_six_and_seven_and_becomes_a_blocker() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config_in(dir.path());
+        let script = Script {
+            gate_passes: false,
+            crash_at: None,
+            started: RefCell::new(Vec::new()),
+        };
+        let err = run(&config, all(), &script).unwrap_err().to_string();
+        assert!(err.contains("gate FAILED"), "{err}");
+        assert_eq!(script.started.borrow().last(), Some(&Step::ValidateOhlcv));
+        let state = MigrationState::load(&config.state_path()).unwrap().unwrap();
+        assert_eq!(state.step(Step::ValidateOhlcv).status, StepStatus::Failed);
+        assert_eq!(state.step(Step::Decommission).status, StepStatus::Blocked);
+        assert_eq!(
+            state.step(Step::ResourceCheckpoint).status,
+            StepStatus::Blocked
+        );
+        assert_eq!(state.open_blockers().count(), 1);
+        assert!(state.decommission.is_empty());
+        // Forcing step 6 alone is refused too.
+        let err = run(&config, Plan::Only(Step::Decommission), &script).unwrap_err();
+        assert!(err.to_string().contains("has not passed"), "{err}");
+        assert_eq!(script.started.borrow().last(), Some(&Step::ValidateOhlcv));
+        let tracker = std::fs::read_to_string(config.progress_path()).unwrap();
+        assert!(tracker.contains("Step 5: 1m binance BTC/USDT open differs"));
+
+        // Fixed: resume from step 5, the blocker is resolved, 6 and 7 run.
+        let fixed = Script {
+            gate_passes: true,
+            crash_at: None,
+            started: RefCell::new(Vec::new()),
+        };
+        let resume = Plan::Range {
+            through: Step::ResourceCheckpoint,
+            resume: true,
+        };
+        run(&config, resume, &fixed).unwrap();
+        assert_eq!(
+            *fixed.started.borrow(),
+            vec![
+                Step::ValidateOhlcv,
+                Step::Decommission,
+                Step::ResourceCheckpoint
+            ]
+        );
+        let state = MigrationState::load(&config.state_path()).unwrap().unwrap();
+        assert_eq!(state.done_count(), 7);
+        assert_eq!(state.open_blockers().count(), 0);
+    }
+
+    #[test]
+    fn a_step_interrupted_mid_way_is_rerun_by_resume() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config_in(dir.path());
+        let crashing = Script {
+            gate_passes: true,
+            crash_at: Some(Step::CreateGoldViews),
+            started: RefCell::new(Vec::new()),
+        };
+        assert!(run(&config, all(), &crashing).is_err());
+        // What a kill -9 leaves: the step marked in progress, nothing after it.
+        let mut state = MigrationState::load(&config.state_path()).unwrap().unwrap();
+        state.step_mut(Step::CreateGoldViews).status = StepStatus::InProgress;
+        state.save(&config.state_path()).unwrap();
+        let resumed = Script {
+            gate_passes: true,
+            crash_at: None,
+            started: RefCell::new(Vec::new()),
+        };
+        let resume = Plan::Range {
+            through: Step::ResourceCheckpoint,
+            resume: true,
+        };
+        run(&config, resume, &resumed).unwrap();
+        assert_eq!(
+            resumed.started.borrow().first(),
+            Some(&Step::CreateGoldViews)
+        );
+        let state = MigrationState::load(&config.state_path()).unwrap().unwrap();
+        assert_eq!(state.done_count(), 7);
+        assert_eq!(state.step(Step::CreateGoldViews).attempts, 2);
+        assert!(
+            state
+                .events
+                .iter()
+                .any(|e| e.action.contains("the previous one was interrupted"))
+        );
+    }
 
     #[test]
     fn resume_starts_at_the_first_step_not_done() {
