@@ -15,7 +15,8 @@ pub fn workspace_root() -> PathBuf {
 /// to run a second, isolated stack (with other ports) next to the default one.
 pub fn stack_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("PHASE4_STACK_DIR") {
-        return PathBuf::from(dir);
+        // Relative to the workspace root, so every part sees the same absolute path.
+        return workspace_root().join(dir);
     }
     workspace_root().join("target").join("stack")
 }

@@ -21,8 +21,10 @@ const PG_SYSTEM_USER: &str = "postgres";
 /// The database holding tansu's tables.
 pub const DATABASE: &str = "tansu";
 
+/// `target/stack/postgres`, or where that symlink points (see [`relocate_if_unreachable`]).
 fn base_dir() -> PathBuf {
-    paths::stack_dir().join("postgres")
+    let link = paths::stack_dir().join("postgres");
+    std::fs::read_link(&link).unwrap_or(link)
 }
 
 fn data_dir() -> PathBuf {
@@ -33,9 +35,9 @@ fn socket_dir() -> PathBuf {
     base_dir().join("run")
 }
 
-/// The server's log file.
+/// The server's log file, inside its own directory since the server writes it itself.
 pub fn log_file() -> PathBuf {
-    paths::stack_logs_dir().join("postgres.log")
+    base_dir().join("postgres.log")
 }
 
 fn bin(name: &str) -> PathBuf {
@@ -74,7 +76,17 @@ pub fn pid() -> Option<Pid> {
 /// Whether the server accepts connections on `port`.
 pub fn is_healthy(port: u16) -> bool {
     Command::new(bin("pg_isready"))
-        .args(["-q", "-t", "2", "-h", "127.0.0.1", "-p", &port.to_string()])
+        .args([
+            "-q",
+            "-t",
+            "2",
+            "-U",
+            "postgres",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
@@ -84,6 +96,8 @@ pub fn is_healthy(port: u16) -> bool {
 
 fn psql(port: u16, database: &str) -> Command {
     let mut command = Command::new(bin("psql"));
+    // `create ... if not exists` NOTICEs on every load are noise.
+    command.env("PGOPTIONS", "-c client_min_messages=warning");
     command.args([
         "-X",
         "-q",
@@ -110,9 +124,9 @@ pub fn start(port: u16) -> anyhow::Result<()> {
              run `bash .ci/bootstrap` or `apt-get install postgresql`"
         );
     }
-    let log = log_file();
     if !is_healthy(port) {
         prepare_directories()?;
+        let log = log_file();
         if !data_dir().join("PG_VERSION").exists() {
             let mut initdb = server_command("initdb");
             initdb.arg("-D").arg(data_dir()).args([
@@ -143,6 +157,7 @@ pub fn start(port: u16) -> anyhow::Result<()> {
             .arg(options);
         process::run_logged(pg_ctl, &log).context("starting the broker's PostgreSQL")?;
     }
+    let log = log_file();
     create_database(port)?;
     let schema = paths::workspace_root().join("deploy/local/tansu/schema.sql");
     let mut load = psql(port, DATABASE);
@@ -152,35 +167,71 @@ pub fn start(port: u16) -> anyhow::Result<()> {
 }
 
 fn prepare_directories() -> anyhow::Result<()> {
-    for dir in [base_dir(), socket_dir(), paths::stack_logs_dir()] {
+    if running_as_root() {
+        relocate_if_unreachable()?;
+    }
+    for dir in [base_dir(), socket_dir()] {
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     }
+    // Created now so that the chown below hands it to the server too.
+    process::open_log(&log_file())?;
     if running_as_root() {
-        let log = log_file();
-        // The server writes its log and owns its directory.
-        process::open_log(&log)?;
+        // The server owns its directory and writes its log there.
         let mut chown = Command::new("chown");
         chown
             .args(["-R", &format!("{PG_SYSTEM_USER}:{PG_SYSTEM_USER}")])
-            .arg(base_dir())
-            .arg(&log);
-        process::run_logged(chown, &log)?;
-        let base = base_dir();
-        let traversable = Command::new("runuser")
-            .args(["-u", PG_SYSTEM_USER, "--", "test", "-w"])
-            .arg(&base)
-            .status()
-            .map(|status| status.success())
-            .unwrap_or(false);
-        if !traversable {
+            .arg(base_dir());
+        let status = chown.status().context("running chown")?;
+        if !status.success() {
             bail!(
-                "the `{PG_SYSTEM_USER}` user cannot reach {}: every parent directory of the \
-                 checkout must be searchable by others (chmod o+x)",
-                base.display()
+                "chown of {} to `{PG_SYSTEM_USER}` failed",
+                base_dir().display()
             );
         }
     }
     Ok(())
+}
+
+fn reachable_by_server_user(dir: &Path) -> bool {
+    Command::new("runuser")
+        .args(["-u", PG_SYSTEM_USER, "--", "test", "-x"])
+        .arg(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|status| status.success())
+        .unwrap_or(false)
+}
+
+/// A checkout under a private directory (e.g. `/root`, mode 700) cannot be entered by
+/// the `postgres` user. Then the cluster lives in `/var/tmp/phase4-postgres-<hash>` and
+/// `target/stack/postgres` is a symlink to it, so the stack's state is still found from
+/// `target/stack/`.
+fn relocate_if_unreachable() -> anyhow::Result<()> {
+    let stack_dir = paths::stack_dir();
+    let link = stack_dir.join("postgres");
+    std::fs::create_dir_all(&stack_dir)
+        .with_context(|| format!("creating {}", stack_dir.display()))?;
+    if link.is_symlink() || reachable_by_server_user(&stack_dir) {
+        return Ok(());
+    }
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    stack_dir.hash(&mut hasher);
+    let target = PathBuf::from(format!("/var/tmp/phase4-postgres-{:016x}", hasher.finish()));
+    eprintln!(
+        "stack up: `{PG_SYSTEM_USER}` cannot enter {}; its cluster goes to {} (symlinked)",
+        stack_dir.display(),
+        target.display()
+    );
+    std::fs::create_dir_all(&target).with_context(|| format!("creating {}", target.display()))?;
+    if link.is_dir() {
+        // Only an empty directory can be here: a cluster the server could not reach was
+        // never initialised.
+        std::fs::remove_dir_all(&link).with_context(|| format!("removing {}", link.display()))?;
+    }
+    std::os::unix::fs::symlink(&target, &link)
+        .with_context(|| format!("linking {} to {}", link.display(), target.display()))
 }
 
 fn create_database(port: u16) -> anyhow::Result<()> {
