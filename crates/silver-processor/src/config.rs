@@ -42,6 +42,9 @@ pub struct KafkaSettings {
     pub topics: Vec<String>,
     /// A regex subscription instead of a list, e.g. `^market\.crypto\.trades\..*\.raw$`.
     pub topic_regex: String,
+    /// With a topic list: one consumer per topic, in group `<group_id>.<topic>` (tansu
+    /// 0.6.0 stalls fetches that span topics). `false`: one consumer in `group_id`.
+    pub consumer_per_topic: bool,
     /// Where rejected messages go, with their reason in headers.
     pub dlq_topic: String,
     /// `session.timeout.ms`: how soon a crashed member's partitions move on.
@@ -74,6 +77,7 @@ impl Default for KafkaSettings {
                 "market.crypto.trades.coinbase.raw".to_owned(),
             ],
             topic_regex: String::new(),
+            consumer_per_topic: true,
             dlq_topic: "market.crypto.trades.dlq".to_owned(),
             session_timeout_ms: 10_000,
             max_poll_interval_ms: 600_000,

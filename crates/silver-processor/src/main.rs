@@ -15,6 +15,7 @@ use silver_processor::config::{ENV_PREFIX, LogSettings, Settings};
 /// `SILVER__CLICKHOUSE__URL`, `SILVER__BATCH__MAX_ROWS`). Sections and keys:
 ///
 ///   kafka.brokers, kafka.group_id, kafka.topics (list), kafka.topic_regex,
+///   kafka.consumer_per_topic,
 ///   kafka.dlq_topic, kafka.session_timeout_ms, kafka.max_poll_interval_ms,
 ///   kafka.queued_max_messages_kbytes, kafka.fetch_max_bytes, kafka.isolation_level,
 ///   kafka.auto_offset_reset, kafka.dlq_compression (lz4|zstd|none);

@@ -69,6 +69,8 @@ pub struct RunSummary {
 /// Records revocations and keeps the assigned-partition count current.
 pub struct SilverContext {
     revoked: Mutex<Vec<TopicPartition>>,
+    /// This consumer's share of `Readiness::assigned_partitions`.
+    assigned: std::sync::atomic::AtomicUsize,
     readiness: Arc<Readiness>,
     metrics: Arc<Metrics>,
 }
@@ -91,12 +93,16 @@ impl ConsumerContext for SilverContext {
 
     fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         let assigned = consumer.assignment().map(|a| a.count()).unwrap_or(0);
-        self.readiness
-            .assigned_partitions
-            .store(assigned, Ordering::Relaxed);
+        let before = self.assigned.swap(assigned, Ordering::Relaxed);
+        let total = &self.readiness.assigned_partitions;
+        if assigned >= before {
+            total.fetch_add(assigned - before, Ordering::Relaxed);
+        } else {
+            total.fetch_sub(before - assigned, Ordering::Relaxed);
+        }
         self.metrics
             .assigned_partitions
-            .set(i64::try_from(assigned).unwrap_or(i64::MAX));
+            .set(i64::try_from(total.load(Ordering::Relaxed)).unwrap_or(i64::MAX));
         if let Rebalance::Assign(list) = rebalance {
             tracing::info!(partitions = list.count(), "partitions assigned");
         }
@@ -165,24 +171,47 @@ pub async fn run(
     }
     let sink = Sink::new(client, &settings.clickhouse.database);
 
-    let consumer: Arc<SilverConsumer> = Arc::new(consumer_config(&settings).create_with_context(
-        SilverContext {
+    let producer: FutureProducer = producer_config(&settings).create()?;
+    // One consumer per topic (each in its own group `<group_id>.<topic>`) unless a regex
+    // is given: tansu 0.6.0 stalls a fetch that spans several topics after draining the
+    // first partition, and separate consumers also keep one exchange's backlog from
+    // delaying another's.
+    let subscriptions: Vec<(String, Vec<String>)> = if !settings.kafka.topic_regex.is_empty() {
+        vec![(
+            settings.kafka.group_id.clone(),
+            vec![settings.kafka.topic_regex.clone()],
+        )]
+    } else if settings.kafka.consumer_per_topic {
+        settings
+            .kafka
+            .topics
+            .iter()
+            .map(|t| (format!("{}.{t}", settings.kafka.group_id), vec![t.clone()]))
+            .collect()
+    } else {
+        vec![(
+            settings.kafka.group_id.clone(),
+            settings.kafka.topics.clone(),
+        )]
+    };
+    let mut consumers: Vec<Arc<SilverConsumer>> = Vec::new();
+    for (group, topics) in &subscriptions {
+        let mut config = consumer_config(&settings);
+        config.set("group.id", group);
+        let consumer: SilverConsumer = config.create_with_context(SilverContext {
             revoked: Mutex::new(Vec::new()),
+            assigned: std::sync::atomic::AtomicUsize::new(0),
             readiness: readiness.clone(),
             metrics: metrics.clone(),
-        },
-    )?);
-    let producer: FutureProducer = producer_config(&settings).create()?;
-    if settings.kafka.topic_regex.is_empty() {
-        let topics: Vec<&str> = settings.kafka.topics.iter().map(String::as_str).collect();
+        })?;
+        let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
         consumer.subscribe(&topics)?;
-    } else {
-        consumer.subscribe(&[settings.kafka.topic_regex.as_str()])?;
+        consumers.push(Arc::new(consumer));
     }
 
     let committed = Arc::new(Mutex::new(HashMap::<TopicPartition, i64>::new()));
     let probe = tokio::spawn(probe_loop(
-        consumer.clone(),
+        consumers.clone(),
         sink.clone(),
         readiness.clone(),
         metrics.clone(),
@@ -190,25 +219,36 @@ pub async fn run(
         stop_rx.clone(),
     ));
 
-    let mut worker = Worker {
-        normalizer: Normalizer::new(InstrumentRegistry::bundled(), ValidationRules::default()),
-        dlq: DeadLetters::new(producer, &settings.kafka.dlq_topic),
-        sink,
-        consumer,
-        metrics,
-        readiness: readiness.clone(),
-        committed,
-        stop: stop_rx,
-        settings,
-        partitions: Vec::new(),
-        in_flight_bytes: 0,
-        summary: RunSummary::default(),
-    };
-    worker.consume().await;
+    let dlq = DeadLetters::new(producer, &settings.kafka.dlq_topic);
+    let normalizer = Normalizer::new(InstrumentRegistry::bundled(), ValidationRules::default());
+    let mut workers: Vec<Worker> = consumers
+        .into_iter()
+        .map(|consumer| Worker {
+            normalizer: normalizer.clone(),
+            dlq: dlq.clone(),
+            sink: sink.clone(),
+            consumer,
+            metrics: metrics.clone(),
+            readiness: readiness.clone(),
+            committed: committed.clone(),
+            stop: stop_rx.clone(),
+            settings: settings.clone(),
+            partitions: Vec::new(),
+            in_flight_bytes: 0,
+            summary: RunSummary::default(),
+        })
+        .collect();
+    futures::future::join_all(workers.iter_mut().map(Worker::consume)).await;
     readiness.shutting_down.store(true, Ordering::Relaxed);
     probe.abort();
-    tracing::info!(summary = ?worker.summary, "silver processor stopped");
-    Ok(worker.summary)
+    let mut summary = RunSummary::default();
+    for w in &workers {
+        summary.consumed += w.summary.consumed;
+        summary.rows_inserted += w.summary.rows_inserted;
+        summary.batches_committed += w.summary.batches_committed;
+    }
+    tracing::info!(?summary, "silver processor stopped");
+    Ok(summary)
 }
 
 async fn apply_schema(
@@ -267,7 +307,10 @@ pub fn producer_config(settings: &Settings) -> ClientConfig {
     let mut config = ClientConfig::new();
     config
         .set("bootstrap.servers", &k.brokers)
-        .set("enable.idempotence", "true")
+        // Not idempotent: tansu under load fails to hand out producer ids, and dead
+        // letters are at least once by design (docs/SILVER-DELIVERY.md).
+        .set("enable.idempotence", "false")
+        .set("acks", "all")
         .set("compression.type", &k.dlq_compression)
         .set("linger.ms", "5")
         .set("message.timeout.ms", "30000")
@@ -296,7 +339,7 @@ impl Backoff {
 
 /// Watches the broker and ClickHouse for `/readyz` and computes lag.
 async fn probe_loop(
-    consumer: Arc<SilverConsumer>,
+    consumers: Vec<Arc<SilverConsumer>>,
     sink: Sink,
     readiness: Arc<Readiness>,
     metrics: Arc<Metrics>,
@@ -322,7 +365,9 @@ async fn probe_loop(
             .iter()
             .map(|(tp, o)| (tp.clone(), *o))
             .collect();
-        let consumer = consumer.clone();
+        let Some(consumer) = consumers.first().cloned() else {
+            return;
+        };
         let broker = tokio::task::spawn_blocking(move || {
             let reachable = consumer
                 .fetch_metadata(None, Duration::from_secs(2))

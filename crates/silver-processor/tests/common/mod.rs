@@ -121,6 +121,10 @@ pub struct Harness {
 impl Harness {
     /// Checks the stack, creates topics and the database with the silver schema.
     pub async fn new(prefix: &str) -> Self {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("warn,silver_processor=info")
+            .with_test_writer()
+            .try_init();
         let brokers = kafka_brokers();
         let metadata = ClientConfig::new()
             .set("bootstrap.servers", &brokers)
@@ -324,6 +328,8 @@ impl Harness {
     pub async fn silver_rows(&self) -> Vec<SilverTrade> {
         let mut rows = self
             .client
+            .clone()
+            .with_validation(false)
             .query(&format!(
                 "SELECT ?fields FROM {}",
                 quote::qualified(&self.database, "silver_trades")
@@ -422,7 +428,12 @@ where
     Fut: std::future::Future<Output = bool>,
 {
     let deadline = Instant::now() + timeout;
+    let mut next_report = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
+        if Instant::now() >= next_report {
+            eprintln!("still waiting for {what}");
+            next_report += Duration::from_secs(10);
+        }
         if condition().await {
             return;
         }
