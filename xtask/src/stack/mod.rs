@@ -383,3 +383,48 @@ pub fn restart_broker() -> anyhow::Result<()> {
     stop_part(&config, Part::Broker)?;
     start_part(&config, Part::Broker)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(env: &[(&str, &str)]) -> Result<StackConfig, layered_config::ConfigError> {
+        layered_config::load_from(
+            None,
+            CONFIG_PREFIX,
+            env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        )
+    }
+
+    #[test]
+    fn defaults_are_the_documented_ports() {
+        let config = load(&[]).unwrap();
+        assert_eq!(config.kafka_brokers(), "127.0.0.1:19092");
+        assert_eq!(config.clickhouse_url(), "http://127.0.0.1:18123");
+        assert_eq!(config.postgres_port, 19432);
+    }
+
+    #[test]
+    fn environment_overrides_a_port() {
+        let config = load(&[("PHASE4_STACK__KAFKA_PORT", "19094")]).unwrap();
+        assert_eq!(config.kafka_port, 19094);
+    }
+
+    #[test]
+    fn two_parts_on_one_port_are_refused_naming_the_key() {
+        let error = load(&[("PHASE4_STACK__POSTGRES_PORT", "19092")]).unwrap_err();
+        assert!(error.to_string().contains("postgres_port"), "{error}");
+    }
+
+    #[test]
+    fn a_dead_pid_is_not_running() {
+        assert!(!process::is_running(process::Pid(u32::MAX - 1), "tansu"));
+    }
+
+    #[test]
+    fn our_own_pid_runs_only_under_its_own_name() {
+        let me = process::Pid(std::process::id());
+        assert!(process::is_running(me, "xtask"));
+        assert!(!process::is_running(me, "tansu broker"));
+    }
+}
