@@ -1,8 +1,8 @@
 //! `cargo xtask bench`: benchmarks that need the running local stack.
 //!
-//! `bench silver` builds the release processor and its harness
-//! (`crates/silver-processor/examples/silver_bench.rs`) and runs the harness against the
-//! stack: end-to-end trades/s, the processor's own CPU-seconds per 100k trades
+//! `bench silver` builds the release, statically linked processor (the binary the image
+//! ships) and its harness (`crates/silver-processor/examples/silver_bench.rs`), and runs
+//! the harness against the stack: end-to-end trades/s, the processor's own CPU-seconds per 100k trades
 //! (`/proc/<pid>/stat`) and peak RSS (`VmHWM`), and the broker and engine front measured
 //! alone, to name the part that limits throughput.
 
@@ -31,13 +31,29 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
 
 fn silver(trades: usize) -> anyhow::Result<()> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    // The processor under test is the release, statically linked binary the image ships.
     let status = Command::new(&cargo)
+        .env("RUSTFLAGS", "-C target-feature=+crt-static")
         .args([
             "build",
             "--release",
+            "--target",
+            "x86_64-unknown-linux-gnu",
             "-p",
             "silver-processor",
             "--bin",
+            "silver-processor",
+        ])
+        .status()
+        .context("running cargo build")?;
+    if !status.success() {
+        bail!("building the silver processor failed: {status}");
+    }
+    // The harness only drives the stack; its own speed is not what is measured.
+    let status = Command::new(&cargo)
+        .args([
+            "build",
+            "-p",
             "silver-processor",
             "--example",
             "silver_bench",
@@ -45,14 +61,17 @@ fn silver(trades: usize) -> anyhow::Result<()> {
         .status()
         .context("running cargo build")?;
     if !status.success() {
-        bail!("building the silver processor failed: {status}");
+        bail!("building the silver bench harness failed: {status}");
     }
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| std::path::PathBuf::from("target"));
-    let release = target.join("release");
-    let status = Command::new(release.join("examples").join("silver_bench"))
-        .arg(release.join("silver-processor"))
+    let processor = target
+        .join("x86_64-unknown-linux-gnu")
+        .join("release")
+        .join("silver-processor");
+    let status = Command::new(target.join("debug").join("examples").join("silver_bench"))
+        .arg(processor)
         .arg(trades.to_string())
         .status()
         .context("running the silver bench harness")?;

@@ -28,7 +28,13 @@ use silver_processor::config::{ENV_PREFIX, LogSettings, Settings};
 ///
 /// `print-config` shows every key with its effective value.
 #[derive(Debug, Parser)]
-#[command(name = "silver-processor", version, about, long_about)]
+#[command(
+    name = "silver-processor",
+    version,
+    about,
+    long_about,
+    verbatim_doc_comment
+)]
 struct Cli {
     /// TOML settings file (optional; environment variables override it).
     #[arg(long, short = 'c', env = "SILVER_CONFIG", global = true)]
