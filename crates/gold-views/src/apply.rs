@@ -332,6 +332,80 @@ async fn server_now_micros(client: &Client) -> Result<i64, GoldError> {
         .map_err(GoldError::clickhouse("read server time"))
 }
 
+/// The record of backfill runs and chunks.
+pub fn progress_table_sql(config: &GoldConfig) -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS {} (\n    run_id String,\n    step LowCardinality(String),\n    chunk_start Int64,\n    rows UInt64,\n    at_micros Int64,\n    recorded_at DateTime64(6, 'UTC') DEFAULT now64(6)\n)\nENGINE = MergeTree\nORDER BY (run_id, step, chunk_start)",
+        quote::qualified(&config.database, &config.progress_table())
+    )
+}
+
+/// A trade's identity in the ledger and the anti-join.
+const IDENTITY_COLUMNS: &str = "exchange, symbol, trade_id, timestamp";
+
+/// The ledger of trades the live path counted during a backfill.
+pub fn ledger_table_sql(config: &GoldConfig) -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS {} (\n    exchange LowCardinality(String),\n    symbol LowCardinality(String),\n    trade_id UInt64,\n    timestamp DateTime64(6, 'UTC')\n)\nENGINE = MergeTree\nORDER BY (exchange, symbol, timestamp, trade_id)",
+        quote::qualified(&config.database, &config.ledger_table())
+    )
+}
+
+/// The view from the tap into the ledger (created just before the tap view).
+pub fn ledger_view_sql(config: &GoldConfig) -> String {
+    format!(
+        "CREATE MATERIALIZED VIEW IF NOT EXISTS {} TO {} AS\nSELECT {IDENTITY_COLUMNS} FROM {}",
+        quote::qualified(&config.database, &config.ledger_view()),
+        quote::qualified(&config.database, &config.ledger_table()),
+        quote::qualified(&config.database, &config.tap_table()),
+    )
+}
+
+/// The table one chunk of silver is copied into.
+pub fn snapshot_table_sql(config: &GoldConfig) -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS {} (\n{}\n)\nENGINE = MergeTree\nORDER BY (exchange, symbol, timestamp, trade_id)",
+        quote::qualified(&config.database, &config.snapshot_table()),
+        ddl::tap_columns_sql()
+    )
+}
+
+/// Trade-time filter of one chunk `[start, end)`, µs since the epoch.
+pub fn chunk_filter(start_micros: i64, end_micros: i64) -> String {
+    format!(
+        "timestamp >= fromUnixTimestamp64Micro(toInt64({start_micros}), 'UTC') AND timestamp < fromUnixTimestamp64Micro(toInt64({end_micros}), 'UTC')"
+    )
+}
+
+/// The snapshot rows of a chunk that the live path did not count.
+pub fn missed_by_live_path(config: &GoldConfig, start_micros: i64, end_micros: i64) -> String {
+    format!(
+        "({IDENTITY_COLUMNS}) NOT IN (SELECT {IDENTITY_COLUMNS} FROM {} WHERE {})",
+        quote::qualified(&config.database, &config.ledger_table()),
+        chunk_filter(start_micros, end_micros)
+    )
+}
+
+/// The backfill insert of one chunk into one timeframe's state table: the materialized
+/// view's own `SELECT` over the snapshot, restricted to rows the live path missed.
+pub fn backfill_insert_sql(
+    config: &GoldConfig,
+    tf: &Timeframe,
+    start_micros: i64,
+    end_micros: i64,
+) -> String {
+    let select = ddl::state_select(
+        tf,
+        &quote::qualified(&config.database, &config.snapshot_table()),
+        Some(&missed_by_live_path(config, start_micros, end_micros)),
+    );
+    format!(
+        "INSERT INTO {} ({})\n{select}",
+        quote::qualified(&config.database, &config.state_table(tf)),
+        ddl::state_column_names().join(", ")
+    )
+}
+
 /// The run being executed: its id and the switch-over instant.
 struct Run {
     run_id: String,
@@ -361,10 +435,7 @@ impl Backfill<'_> {
     }
 
     async fn create_progress_table(&self) -> Result<(), GoldError> {
-        let sql = format!(
-            "CREATE TABLE IF NOT EXISTS {} (\n    run_id String,\n    step LowCardinality(String),\n    chunk_start Int64,\n    rows UInt64,\n    at_micros Int64,\n    recorded_at DateTime64(6, 'UTC') DEFAULT now64(6)\n)\nENGINE = MergeTree\nORDER BY (run_id, step, chunk_start)",
-            self.qualified(&self.config.progress_table())
-        );
+        let sql = progress_table_sql(self.config);
         execute(self.client, &sql, "create backfill progress table").await
     }
 
@@ -430,32 +501,28 @@ impl Backfill<'_> {
         Ok(finished > 0)
     }
 
-    fn identity_columns() -> &'static str {
-        "exchange, symbol, trade_id, timestamp"
-    }
-
     async fn create_ledger(&self) -> Result<(), GoldError> {
-        let ledger = self.qualified(&self.config.ledger_table());
-        let table = format!(
-            "CREATE TABLE IF NOT EXISTS {ledger} (\n    exchange LowCardinality(String),\n    symbol LowCardinality(String),\n    trade_id UInt64,\n    timestamp DateTime64(6, 'UTC')\n)\nENGINE = MergeTree\nORDER BY (exchange, symbol, timestamp, trade_id)"
-        );
-        execute(self.client, &table, "create backfill ledger").await?;
-        let view = format!(
-            "CREATE MATERIALIZED VIEW IF NOT EXISTS {} TO {ledger} AS\nSELECT {} FROM {}",
-            self.qualified(&self.config.ledger_view()),
-            Self::identity_columns(),
-            self.qualified(&self.config.tap_table()),
-        );
-        execute(self.client, &view, "create backfill ledger view").await
+        execute(
+            self.client,
+            &ledger_table_sql(self.config),
+            "create backfill ledger",
+        )
+        .await?;
+        execute(
+            self.client,
+            &ledger_view_sql(self.config),
+            "create backfill ledger view",
+        )
+        .await
     }
 
     async fn create_snapshot(&self) -> Result<(), GoldError> {
-        let sql = format!(
-            "CREATE TABLE IF NOT EXISTS {} AS {}\nENGINE = MergeTree\nORDER BY (exchange, symbol, timestamp, trade_id)",
-            self.qualified(&self.config.snapshot_table()),
-            self.qualified(&self.config.tap_table()),
-        );
-        execute(self.client, &sql, "create backfill snapshot").await
+        execute(
+            self.client,
+            &snapshot_table_sql(self.config),
+            "create backfill snapshot",
+        )
+        .await
     }
 
     /// Waits until no insert that started before `cutoff_micros` is running.
@@ -559,9 +626,7 @@ impl Backfill<'_> {
                 continue;
             }
             let end = start.saturating_add(chunk_micros);
-            let in_chunk = format!(
-                "timestamp >= fromUnixTimestamp64Micro(toInt64({start}), 'UTC') AND timestamp < fromUnixTimestamp64Micro(toInt64({end}), 'UTC')"
-            );
+            let in_chunk = chunk_filter(start, end);
             execute(
                 self.client,
                 &format!("TRUNCATE TABLE {snapshot}"),
@@ -581,10 +646,7 @@ impl Backfill<'_> {
             // but their ledger rows not yet written; wait until they are.
             self.wait_for_inserts_before(copied_at, insert_wait, progress)
                 .await?;
-            let missed_by_live_path = format!(
-                "({ids}) NOT IN (SELECT {ids} FROM {ledger} WHERE {in_chunk})",
-                ids = Self::identity_columns()
-            );
+            let missed_by_live_path = missed_by_live_path(self.config, start, end);
             let rows: u64 = self
                 .client
                 .query(&format!(
@@ -600,14 +662,9 @@ impl Backfill<'_> {
                 None => self.config.timeframes.clone(),
             };
             for tf in &targets {
-                let state = self.qualified(&self.config.state_table(tf));
-                let select = ddl::state_select(tf, &snapshot, Some(&missed_by_live_path));
                 let token = format!("gold-backfill:{}:{}:{start}", run.run_id, tf.label());
                 self.client
-                    .query(&format!(
-                        "INSERT INTO {state} ({})\n{select}",
-                        ddl::state_column_names().join(", ")
-                    ))
+                    .query(&backfill_insert_sql(self.config, tf, start, end))
                     .with_setting("insert_deduplication_token", token)
                     .with_setting("deduplicate_blocks_in_dependent_materialized_views", "1")
                     .execute()
@@ -656,5 +713,29 @@ impl Backfill<'_> {
             .await?;
         progress(&ApplyEvent::BackfillFinished { rows: total_rows });
         Ok(total_rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlparser::dialect::ClickHouseDialect;
+    use sqlparser::parser::Parser;
+
+    #[test]
+    fn backfill_statements_pass_sqlparser() {
+        let config = GoldConfig::default();
+        let tf = "15m".parse().unwrap();
+        for sql in [
+            progress_table_sql(&config),
+            ledger_table_sql(&config),
+            ledger_view_sql(&config),
+            snapshot_table_sql(&config),
+            backfill_insert_sql(&config, &tf, 0, 3_600_000_000),
+        ] {
+            let parsed = Parser::parse_sql(&ClickHouseDialect {}, &sql)
+                .unwrap_or_else(|e| panic!("{e}: {sql}"));
+            assert_eq!(parsed.len(), 1, "{sql}");
+        }
     }
 }

@@ -334,14 +334,19 @@ fn tap_select(source: &str) -> String {
     format!("SELECT {}\nFROM {source}", columns.join(", "))
 }
 
+/// The tap's column list (`    name Type` lines), also used by the backfill snapshot.
+pub fn tap_columns_sql() -> String {
+    TAP_COLUMNS
+        .iter()
+        .map(|(col, ty)| format!("    {} {ty}", quote::ident(col)))
+        .collect::<Vec<_>>()
+        .join(",\n")
+}
+
 fn tap_table(config: &GoldConfig, cluster: Option<&str>, engine: &str) -> Statement {
     let name = config.tap_table();
     let qualified = quote::qualified(&config.database, &name);
-    let columns: Vec<String> = TAP_COLUMNS
-        .iter()
-        .map(|(col, ty)| format!("    {} {ty}", quote::ident(col)))
-        .collect();
-    let body = format!("(\n{}\n)\nENGINE = {engine}", columns.join(",\n"));
+    let body = format!("(\n{}\n)\nENGINE = {engine}", tap_columns_sql());
     let sql = format!(
         "CREATE TABLE IF NOT EXISTS {qualified}{} {body}",
         on_cluster(cluster)
