@@ -83,7 +83,7 @@ pub struct LegacyConfig {
     /// Services removed together with the listed ones because they only serve them (the
     /// checkpoint cleaner mounts the Spark checkpoint volume and nothing else).
     pub also_remove: Vec<String>,
-    /// The v1 candles table in ClickHouse.
+    /// The v1 candles tables in ClickHouse; `{tf}` is replaced by the timeframe label.
     pub v1_candles_table: String,
 }
 
@@ -94,7 +94,7 @@ impl Default for LegacyConfig {
             extra_compose_files: Vec::new(),
             compose_project: "market-v1".to_owned(),
             also_remove: vec!["spark-checkpoint-cleaner".to_owned()],
-            v1_candles_table: "legacy_ohlcv_v1".to_owned(),
+            v1_candles_table: "legacy_ohlcv_{tf}".to_owned(),
         }
     }
 }
@@ -114,6 +114,29 @@ impl Default for MeasureConfig {
         Self {
             sample_seconds: 10,
             load_rate: 2_000,
+        }
+    }
+}
+
+/// How step 5 compares.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ValidationSettings {
+    /// Largest absolute open/high/low/close difference that still matches (the tracker's
+    /// 1e-8).
+    pub ohlc_abs: f64,
+    /// Largest absolute volume difference against v1's Float64 volumes. A Float64 sum of
+    /// thousands of quantities near 7e8 is off by ~1e-6, so 1e-8 fails on arithmetic
+    /// alone. A missing or extra trade still shows in the trade count, compared exactly.
+    /// (The validator has absolute tolerances only; a relative one would fit Float64 better.)
+    pub volume_abs: f64,
+}
+
+impl Default for ValidationSettings {
+    fn default() -> Self {
+        Self {
+            ohlc_abs: 1e-8,
+            volume_abs: 1e-4,
         }
     }
 }
@@ -169,6 +192,8 @@ pub struct OrchestratorConfig {
     pub measure: MeasureConfig,
     /// The processor step 3 deploys.
     pub processor: ProcessorConfig,
+    /// How step 5 compares.
+    pub validation: ValidationSettings,
 }
 
 impl Default for OrchestratorConfig {
@@ -190,6 +215,7 @@ impl Default for OrchestratorConfig {
             plan_claims: PlanClaims::default(),
             measure: MeasureConfig::default(),
             processor: ProcessorConfig::default(),
+            validation: ValidationSettings::default(),
         }
     }
 }

@@ -53,7 +53,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     println!("  {}", summary.describe());
 
     println!("==> 4/5 v1 candles (legacy semantics) over the same trades");
-    legacy_candles(&config, &env, args.corrupt_v1_candle)?;
+    legacy_candles(&config, &env, &args)?;
 
     println!("==> 5/5 migrate");
     let result = runner::run(
@@ -210,8 +210,9 @@ fn replay_once(
 fn legacy_candles(
     config: &OrchestratorConfig,
     env: &Environment,
-    corrupt_one: bool,
+    args: &DemoArgs,
 ) -> anyhow::Result<()> {
+    let corrupt_one = args.corrupt_v1_candle;
     use ohlcv_validator::legacy_job::{self, LegacyJobOptions};
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -234,13 +235,48 @@ fn legacy_candles(
         target_table: config.legacy.v1_candles_table.clone(),
         ..LegacyJobOptions::default()
     };
-    let written = runtime.block_on(legacy_job::run(
-        &client,
-        &options,
-        &ohlcv_validator::Timeframe::ALL,
-    ))?;
-    for (tf, rows) in &written {
-        println!("  v1 {}: {rows} candles", tf.label());
+    if args.v1_shuffled_ties {
+        let written = runtime.block_on(legacy_job::run(
+            &client,
+            &options,
+            &ohlcv_validator::Timeframe::ALL,
+        ))?;
+        for (tf, rows) in &written {
+            println!(
+                "  v1 {}: {rows} candles (Spark shuffle order on ties)",
+                tf.label()
+            );
+        }
+    } else {
+        // The legacy job's own SQL with one change: ties ordered by trade id instead of the
+        // seeded stand-in for Spark's shuffle. Float64 prices, microsecond windows and
+        // concatenated symbols stay.
+        let shuffle = format!("cityHash64({}, trade_id)", options.seed);
+        for tf in ohlcv_validator::Timeframe::ALL {
+            let name = options.target_table.replace("{tf}", tf.label());
+            let table = ch_support::quote::qualified(&options.database, &name);
+            let insert = legacy_job::insert_sql(&options, &table, tf);
+            anyhow::ensure!(
+                insert.contains(&shuffle),
+                "the legacy job's SQL no longer orders ties by `{shuffle}`; update the demo"
+            );
+            let insert = insert.replace(&shuffle, "trade_id");
+            for sql in [
+                format!("DROP TABLE IF EXISTS {table}"),
+                legacy_job::create_table_sql(&table),
+                insert,
+            ] {
+                runtime
+                    .block_on(client.query(&sql).execute())
+                    .with_context(|| format!("legacy job {tf}: {table}"))?;
+            }
+            let rows: u64 = runtime.block_on(
+                client
+                    .query(&format!("SELECT count() FROM {table}"))
+                    .fetch_one(),
+            )?;
+            println!("  v1 {}: {rows} candles", tf.label());
+        }
     }
     if corrupt_one {
         let table = ch_support::quote::qualified(

@@ -101,6 +101,11 @@ pub struct DemoArgs {
     /// Alter one v1 candle before validating, to show the hard gate stopping the run.
     #[arg(long)]
     pub corrupt_v1_candle: bool,
+    /// Build the v1 candles with the legacy job's Spark-shuffle order on timestamp ties
+    /// (its known defect: some opens and closes are another tied trade's price). By default
+    /// ties keep exchange order (trade id), as a legacy run whose shuffle kept the order.
+    #[arg(long)]
+    pub v1_shuffled_ties: bool,
 }
 
 /// Arguments of `cargo xtask rollback`.

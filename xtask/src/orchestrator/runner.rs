@@ -164,7 +164,7 @@ pub fn run(config: &OrchestratorConfig, plan: Plan, env: &impl Executor) -> anyh
 fn run_steps(journal: &mut Journal, plan: Plan, env: &impl Executor) -> anyhow::Result<()> {
     let steps = plan.steps(journal.state());
     if steps.is_empty() {
-        println!("migrate: nothing to do, every step is done");
+        println!("migrate: nothing to do, the steps asked for are done");
     }
     for step in steps {
         if step >= Step::Decommission {
