@@ -71,11 +71,37 @@ pub struct SilverContext {
     revoked: Mutex<Vec<TopicPartition>>,
     /// This consumer's share of `Readiness::assigned_partitions`.
     assigned: std::sync::atomic::AtomicUsize,
+    /// Whether librdkafka's last statistics showed a broker connection up.
+    broker_up: Arc<std::sync::atomic::AtomicBool>,
     readiness: Arc<Readiness>,
     metrics: Arc<Metrics>,
 }
 
-impl ClientContext for SilverContext {}
+impl ClientContext for SilverContext {
+    /// Lag and broker reachability come from librdkafka's own statistics, which cost no
+    /// extra requests: tansu serves requests on a connection in order, so watermark or
+    /// metadata requests queued behind a long-polling fetch time out and disturb it.
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        let reachable = statistics
+            .brokers
+            .values()
+            .any(|b| b.nodeid >= 0 && b.state == "UP");
+        self.broker_up.store(reachable, Ordering::Relaxed);
+        for topic in statistics.topics.values() {
+            for partition in topic.partitions.values() {
+                if partition.partition >= 0 && partition.consumer_lag >= 0 {
+                    self.metrics.set_lag(
+                        &TopicPartition {
+                            topic: topic.topic.clone(),
+                            partition: partition.partition,
+                        },
+                        partition.consumer_lag,
+                    );
+                }
+            }
+        }
+    }
+}
 
 impl ConsumerContext for SilverContext {
     fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -195,12 +221,16 @@ pub async fn run(
         )]
     };
     let mut consumers: Vec<Arc<SilverConsumer>> = Vec::new();
+    let mut broker_flags = Vec::new();
     for (group, topics) in &subscriptions {
+        let broker_up = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        broker_flags.push(broker_up.clone());
         let mut config = consumer_config(&settings);
         config.set("group.id", group);
         let consumer: SilverConsumer = config.create_with_context(SilverContext {
             revoked: Mutex::new(Vec::new()),
             assigned: std::sync::atomic::AtomicUsize::new(0),
+            broker_up: broker_up.clone(),
             readiness: readiness.clone(),
             metrics: metrics.clone(),
         })?;
@@ -211,11 +241,9 @@ pub async fn run(
 
     let committed = Arc::new(Mutex::new(HashMap::<TopicPartition, i64>::new()));
     let probe = tokio::spawn(probe_loop(
-        consumers.clone(),
+        broker_flags,
         sink.clone(),
         readiness.clone(),
-        metrics.clone(),
-        committed.clone(),
         stop_rx.clone(),
     ));
 
@@ -297,6 +325,7 @@ pub fn consumer_config(settings: &Settings) -> ClientConfig {
             k.queued_max_messages_kbytes.to_string(),
         )
         .set("fetch.max.bytes", k.fetch_max_bytes.to_string())
+        .set("statistics.interval.ms", "2000")
         .set("client.id", "silver-processor");
     config
 }
@@ -337,13 +366,11 @@ impl Backoff {
     }
 }
 
-/// Watches the broker and ClickHouse for `/readyz` and computes lag.
+/// Watches ClickHouse for `/readyz` and folds the consumers' broker flags together.
 async fn probe_loop(
-    consumers: Vec<Arc<SilverConsumer>>,
+    broker_flags: Vec<Arc<std::sync::atomic::AtomicBool>>,
     sink: Sink,
     readiness: Arc<Readiness>,
-    metrics: Arc<Metrics>,
-    committed: Arc<Mutex<HashMap<TopicPartition, i64>>>,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut interval = tokio::time::interval(Duration::from_secs(2));
@@ -359,39 +386,10 @@ async fn probe_loop(
         readiness
             .clickhouse_reachable
             .store(ch_ok, Ordering::Relaxed);
-        let positions: Vec<(TopicPartition, i64)> = committed
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-            .map(|(tp, o)| (tp.clone(), *o))
-            .collect();
-        let Some(consumer) = consumers.first().cloned() else {
-            return;
-        };
-        let broker = tokio::task::spawn_blocking(move || {
-            let reachable = consumer
-                .fetch_metadata(None, Duration::from_secs(2))
-                .is_ok();
-            let lags: Vec<(TopicPartition, i64)> = positions
-                .into_iter()
-                .filter_map(|(tp, next)| {
-                    consumer
-                        .fetch_watermarks(&tp.topic, tp.partition, Duration::from_secs(1))
-                        .ok()
-                        .map(|(_, high)| (tp, (high - next).max(0)))
-                })
-                .collect();
-            (reachable, lags)
-        })
-        .await;
-        if let Ok((reachable, lags)) = broker {
-            readiness
-                .broker_reachable
-                .store(reachable, Ordering::Relaxed);
-            for (tp, lag) in lags {
-                metrics.set_lag(&tp, lag);
-            }
-        }
+        let broker_ok = broker_flags.iter().all(|f| f.load(Ordering::Relaxed));
+        readiness
+            .broker_reachable
+            .store(broker_ok, Ordering::Relaxed);
     }
 }
 

@@ -36,6 +36,15 @@ fn spawn(harness: &Harness, life: usize) -> Child {
         .unwrap()
 }
 
+/// Kills the child when the test ends early, so a failed run leaves no processor behind.
+struct Reaper(Child);
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// xorshift64: a dependency-free, seeded source of kill moments.
 struct Moments(u64);
 impl Moments {
@@ -109,7 +118,7 @@ async fn every_valid_trade_lands_exactly_once_across_ten_kills() {
         );
     }
 
-    let mut last = spawn(&harness, life);
+    let mut last = Reaper(spawn(&harness, life));
     wait_for(
         "all trades stored after the last restart",
         Duration::from_secs(300),
@@ -119,11 +128,11 @@ async fn every_valid_trade_lands_exactly_once_across_ten_kills() {
     // Give a wrongly replayed batch the time to show up, then stop cleanly.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let status = Command::new("kill")
-        .args(["-TERM", &last.id().to_string()])
+        .args(["-TERM", &last.0.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
-    let exit = last.wait().unwrap();
+    let exit = last.0.wait().unwrap();
     assert!(exit.success(), "SIGTERM exit status {exit}");
 
     let stored = harness.silver_rows().await;
