@@ -484,10 +484,10 @@ async fn compare_timeframe(
     v1_sum: SideSum,
     v2_sum: SideSum,
 ) -> Result<TimeframeReport, ValidatorError> {
-    let mismatch_table = scratch.table(&format!("mismatch_{tf}"));
+    let raw_table = scratch.table(&format!("mismatch_keys_{tf}"));
     client
         .query_raw(&sql::create_mismatches(
-            &mismatch_table,
+            &raw_table,
             &sides.v1,
             &sides.v2,
             range,
@@ -498,7 +498,7 @@ async fn compare_timeframe(
         .await
         .map_err(ValidatorError::clickhouse(format!("compare {tf} candles")))?;
     let c: CountsRow = client
-        .query_raw(&sql::mismatch_counts(&mismatch_table))
+        .query_raw(&sql::mismatch_counts(&raw_table))
         .fetch_one()
         .await
         .map_err(ValidatorError::clickhouse(format!("count {tf} mismatches")))?;
@@ -518,6 +518,18 @@ async fn compare_timeframe(
     let mut attribution = Vec::new();
     let mut mismatches = Vec::new();
     if counts.total > 0 {
+        let mismatch_table = scratch.table(&format!("mismatch_{tf}"));
+        client
+            .query_raw(&sql::name_mismatches(
+                &mismatch_table,
+                &raw_table,
+                &sides.v1,
+                &sides.v2,
+                range,
+            ))
+            .execute()
+            .await
+            .map_err(ValidatorError::clickhouse(format!("name {tf} mismatches")))?;
         let attribution_table = scratch.table(&format!("attribution_{tf}"));
         let silver = sql::object(config.silver_database(), &config.silver.table);
         client

@@ -409,3 +409,49 @@ async fn explicit_range_limits_the_comparison_and_missing_v2_is_an_error() {
     assert!(err.to_string().contains("nothing_ohlcv_1m"), "{err}");
     db.drop().await;
 }
+
+#[tokio::test]
+async fn real_gold_views_agree_with_their_copy_and_fail_only_on_legacy_ties() {
+    let db = TestDb::new("val_gold").await;
+    fill_silver(&db).await;
+    let gold = gold_views::config::GoldConfig {
+        database: db.name.clone(),
+        ..Default::default()
+    };
+    gold_views::apply::apply(&db.client, &gold, true, |_| {})
+        .await
+        .unwrap();
+    let config = db.validator_config();
+
+    build_identical_v1(&db).await;
+    let report = validate(&db.client, &config).await.unwrap();
+    assert!(report.passed(), "{}", report.to_json());
+    assert_eq!(tf_report(&report, Timeframe::M1).v2_rows, 720);
+    assert_eq!(tf_report(&report, Timeframe::M1).volume_comparison, "float");
+
+    let options = LegacyJobOptions {
+        database: db.name.clone(),
+        seed: 11,
+        ..LegacyJobOptions::default()
+    };
+    legacy_job::run(&db.client, &options, &Timeframe::ALL)
+        .await
+        .unwrap();
+    let report = validate(&db.client, &config).await.unwrap();
+    println!("{}", report.markdown_table());
+    for t in &report.timeframes {
+        assert!(
+            t.rows_match && t.volume_match && t.trade_count_match,
+            "{t:#?}"
+        );
+        for m in &t.mismatches {
+            assert_eq!(
+                (m.attribution.as_str(), m.v1_cause.as_deref()),
+                ("v1_wrong", Some("tie_ordering")),
+                "{m:#?}"
+            );
+        }
+    }
+    assert!(tf_report(&report, Timeframe::M1).mismatch_counts.total > 0);
+    db.drop().await;
+}
