@@ -12,7 +12,7 @@
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use ch_support::{ClickHouseConfig, quote};
 use clickhouse::Client;
@@ -25,10 +25,6 @@ const MILLION: u64 = 1_000_000;
 const BASE_MICROS: i64 = 1_709_251_200_000_000;
 const DECIMAL_10: i128 = 10_000_000_000;
 
-fn clickhouse_url() -> String {
-    std::env::var("PHASE4_CLICKHOUSE_URL").unwrap_or_else(|_| "http://127.0.0.1:18123".into())
-}
-
 fn client_for(url: &str) -> Client {
     ch_support::client(&ClickHouseConfig {
         url: url.to_owned(),
@@ -37,25 +33,8 @@ fn client_for(url: &str) -> Client {
 }
 
 /// The stack's client; fails the test with a clear message when the front is not running.
-async fn stack_client() -> Client {
-    let url = clickhouse_url();
-    let client = client_for(&url);
-    if let Err(error) = client.query("SELECT 1").fetch_one::<u8>().await {
-        panic!(
-            "the ClickHouse front is not reachable at {url} ({error}); \
-             start the local stack with `cargo xtask stack up`"
-        );
-    }
-    client
-}
-
-/// A table name no other test (or earlier run) uses.
-fn unique_name(prefix: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{prefix}_{}_{nanos}", std::process::id())
+fn stack_client() -> Client {
+    client_for(&integration_tests::require_clickhouse())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize_repr, Deserialize_repr)]
@@ -140,8 +119,8 @@ fn server_message(error: Error) -> String {
 
 #[tokio::test]
 async fn ddl_creates_describes_and_drops_a_table() {
-    let client = stack_client().await;
-    let table = unique_name("conformance_ddl");
+    let client = stack_client();
+    let table = integration_tests::unique_name("conformance_ddl");
     let exists = format!("EXISTS TABLE {}", quote::ident(&table));
 
     create_silver_like(&client, &table).await;
@@ -172,8 +151,8 @@ async fn ddl_creates_describes_and_drops_a_table() {
 
 #[tokio::test]
 async fn million_silver_rows_round_trip_with_lz4_and_validation() {
-    let client = stack_client().await;
-    let table = unique_name("conformance_million");
+    let client = stack_client();
+    let table = integration_tests::unique_name("conformance_million");
     create_silver_like(&client, &table).await;
 
     let started = Instant::now();
@@ -221,10 +200,10 @@ struct Candle {
 
 #[tokio::test]
 async fn aggregating_view_merges_to_the_direct_group_by() {
-    let client = stack_client().await;
-    let trades = unique_name("conformance_mv_trades");
-    let state = unique_name("conformance_mv_state");
-    let view = unique_name("conformance_mv");
+    let client = stack_client();
+    let trades = integration_tests::unique_name("conformance_mv_trades");
+    let state = integration_tests::unique_name("conformance_mv_state");
+    let view = integration_tests::unique_name("conformance_mv");
     let (trades_q, state_q, view_q) = (
         quote::ident(&trades),
         quote::ident(&state),
@@ -299,8 +278,8 @@ async fn aggregating_view_merges_to_the_direct_group_by() {
 
 #[tokio::test]
 async fn server_errors_surface_with_the_server_code() {
-    let client = stack_client().await;
-    let missing = unique_name("conformance_missing");
+    let client = stack_client();
+    let missing = integration_tests::unique_name("conformance_missing");
 
     let error = client
         .query(&format!("SELECT * FROM {}", quote::ident(&missing)))
@@ -335,8 +314,8 @@ async fn server_errors_surface_with_the_server_code() {
 
 #[tokio::test]
 async fn multi_statement_request_is_refused() {
-    let client = stack_client().await;
-    let kept = unique_name("conformance_kept");
+    let client = stack_client();
+    let kept = integration_tests::unique_name("conformance_kept");
     create_silver_like(&client, &kept).await;
 
     let error = client
@@ -458,9 +437,9 @@ fn free_port() -> u16 {
 
 #[tokio::test]
 async fn data_survives_a_front_restart() {
-    let data_dir = std::env::temp_dir().join(unique_name("chfront_restart"));
+    let data_dir = std::env::temp_dir().join(integration_tests::unique_name("chfront_restart"));
     let port = free_port();
-    let table = unique_name("conformance_restart");
+    let table = integration_tests::unique_name("conformance_restart");
 
     let front = OwnFront::start(&data_dir, port).await;
     let client = client_for(&front.url);
