@@ -830,18 +830,22 @@ impl Environment {
         window: Duration,
     ) -> (Result<resources::Usage, String>, String) {
         let rate = u64::from(self.config.measure.load_rate);
-        // Load trades a week after the validated range, so they never touch the candles
-        // step 5 compared.
+        // Load trades dated the last ten minutes: valid (not in the future, which the
+        // processor would reject) and after the demo's validated range, which ends at the
+        // midnight after the replayed day.
         let now_micros = time::OffsetDateTime::now_utc().unix_timestamp() * 1_000_000;
-        let config = replay::generator_config(
-            now_micros as u64 ^ 0x5eed,
-            now_micros + 7 * 86_400_000_000,
-            3_600_000_000,
-        );
+        let config = replay::generator_config(now_micros as u64 ^ 0x5eed, now_micros, 600_000_000);
         let mut replayer = match replay::Replayer::new(&self.config.kafka_brokers, config) {
             Ok(r) => r,
             Err(e) => return (Err(format!("{e:#}")), "no load".into()),
         };
+        let consumed = || {
+            metric_sum(
+                &http_get(&self.config.processor.http_listen, "/metrics").unwrap_or_default(),
+                "silver_messages_consumed_total",
+            )
+        };
+        let consumed_before = consumed();
         let started = std::time::Instant::now();
         let mut failure = None;
         let usage = resources::sample_process(pid, window, || {
@@ -853,12 +857,25 @@ impl Environment {
         })
         .map_err(|e| format!("{e:#}"));
         let _ = replayer.flush();
+        let processed = (consumed() - consumed_before).max(0.0);
         let load = format!(
-            "{} raw msgs replayed at {rate}/s during the window",
-            replayer.summary.messages
+            "{} raw msgs offered at {rate}/s, {processed:.0} consumed by the processor in the window ({:.0}/s)",
+            replayer.summary.messages,
+            processed / started.elapsed().as_secs_f64().max(0.001)
         );
         match failure {
             Some(why) => (Err(format!("load replay failed: {why}")), load),
+            None if processed <= 0.0 => (
+                Err(format!(
+                    "the processor consumed none of the {} messages offered in the window, so its \
+                     use under load was not measured (idle: {})",
+                    replayer.summary.messages,
+                    usage
+                        .map(|u| format!("{:.3} cores, {:.1}MB", u.cpu_cores, u.peak_memory.mib()))
+                        .unwrap_or_else(|e| e)
+                )),
+                load,
+            ),
             None => (usage, load),
         }
     }

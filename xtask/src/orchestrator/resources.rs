@@ -565,6 +565,19 @@ pub fn evaluate(m: &Measurements, targets: &Targets, claims: &PlanClaims) -> Che
         }
     }
 
+    if let Some(declared) = m.after.services.get("silver-processor") {
+        let cpu = declared.cpus.map(|c| trim_float(c.cores()));
+        let memory = declared.memory.map(|b| format!("{:.0}MB", b.mib()));
+        notes.push(format!(
+            "the compose file declares the silver-processor's limits as {} CPU / {}; the \
+             targets ({} CPU / {}MB) are judged on its measured use, not on the limit",
+            cpu.as_deref().unwrap_or("no"),
+            memory.as_deref().unwrap_or("no memory limit"),
+            trim_float(targets.processor_cpu),
+            targets.processor_ram_mb
+        ));
+    }
+
     // The plan's figures next to what the compose file declares.
     let claim = |name: &str, (cpu, gib): (f64, f64), (c, b): (MilliCpu, Bytes)| {
         if (c.cores() - cpu).abs() > 1e-9 || (b.gib() - gib).abs() > 1e-9 {
