@@ -28,6 +28,14 @@ fn stack(action: &str, part: &str) {
     );
 }
 
+async fn consumed(harness: &Harness) -> f64 {
+    harness
+        .http_get("/metrics")
+        .await
+        .and_then(|(_, body)| Harness::metric(&body, "silver_messages_consumed_total"))
+        .unwrap_or(0.0)
+}
+
 async fn ready(harness: &Harness) -> Option<bool> {
     harness
         .http_get("/readyz")
