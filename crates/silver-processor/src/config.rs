@@ -81,8 +81,8 @@ impl Default for KafkaSettings {
             dlq_topic: "market.crypto.trades.dlq".to_owned(),
             session_timeout_ms: 10_000,
             max_poll_interval_ms: 600_000,
-            queued_max_messages_kbytes: 16_384,
-            fetch_max_bytes: 8 * 1024 * 1024,
+            queued_max_messages_kbytes: 2_048,
+            fetch_max_bytes: 2 * 1024 * 1024,
             isolation_level: "read_uncommitted".to_owned(),
             auto_offset_reset: "earliest".to_owned(),
             dlq_compression: "lz4".to_owned(),
@@ -108,10 +108,10 @@ pub struct BatchSettings {
 impl Default for BatchSettings {
     fn default() -> Self {
         Self {
-            max_rows: 50_000,
-            max_bytes: 16 * 1024 * 1024,
+            max_rows: 20_000,
+            max_bytes: 4 * 1024 * 1024,
             max_age_ms: 1_000,
-            max_in_flight_bytes: 32 * 1024 * 1024,
+            max_in_flight_bytes: 16 * 1024 * 1024,
         }
     }
 }
