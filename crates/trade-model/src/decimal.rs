@@ -48,6 +48,52 @@ pub enum Spelling {
 /// assert_eq!(parse_scaled("NaN", 10, Spelling::PlainText), Err(DecimalError::Syntax));
 /// ```
 pub fn parse_scaled(text: &str, scale: u32, spelling: Spelling) -> Result<i128, DecimalError> {
+    if let Some(mantissa) = parse_short_plain(text.as_bytes(), scale) {
+        return Ok(mantissa);
+    }
+    parse_general(text, scale, spelling)
+}
+
+/// The common case in one pass with `u64` arithmetic: `digits[.digits]`, no sign, at most
+/// 18 significant digits after scaling, no more fractional digits than `scale`. Returns
+/// `None` for anything else, which the general path then handles (or rejects).
+fn parse_short_plain(bytes: &[u8], scale: u32) -> Option<i128> {
+    if bytes.is_empty() || bytes.len() > 19 || bytes[0] == b'.' {
+        return None;
+    }
+    let mut value: u64 = 0;
+    let mut fraction_digits: Option<u32> = None;
+    for &byte in bytes {
+        if byte == b'.' {
+            if fraction_digits.is_some() {
+                return None;
+            }
+            fraction_digits = Some(0);
+            continue;
+        }
+        let digit = byte.wrapping_sub(b'0');
+        if digit > 9 {
+            return None;
+        }
+        value = value * 10 + u64::from(digit);
+        if let Some(count) = fraction_digits.as_mut() {
+            *count += 1;
+        }
+    }
+    let fraction_digits = match fraction_digits {
+        Some(0) => return None, // "5." is a syntax error: leave it to the general path
+        Some(count) => count,
+        None => 0,
+    };
+    let shift = scale.checked_sub(fraction_digits)?;
+    // 19 bytes hold at most 18 digits when a dot is present; without one, the value can
+    // reach 10^19, so scale in i128.
+    i128::from(value)
+        .checked_mul(10_i128.checked_pow(shift)?)
+        .filter(|mantissa| *mantissa < DECIMAL38_LIMIT)
+}
+
+fn parse_general(text: &str, scale: u32, spelling: Spelling) -> Result<i128, DecimalError> {
     let bytes = text.as_bytes();
     let (negative, rest) = match bytes.split_first() {
         Some((b'-', rest)) => (true, rest),
@@ -287,6 +333,34 @@ mod tests {
             Err(DecimalError::TooManyFractionDigits)
         );
         assert_eq!(json("1e"), Err(DecimalError::Syntax));
+    }
+
+    #[test]
+    fn fast_and_general_paths_agree() {
+        for text in [
+            "0",
+            "1",
+            "0.5",
+            "61837.63000000",
+            "1234567890123456789",
+            "9999999999999999.99",
+            "0.0000000001",
+            "12345678.123456789",
+        ] {
+            assert_eq!(
+                parse_short_plain(text.as_bytes(), 10).map(Ok),
+                Some(parse_general(text, 10, Spelling::PlainText)),
+                "{text}"
+            );
+        }
+        assert_eq!(parse_short_plain(b"9999999999999999999", 30), None);
+        assert_eq!(
+            parse_scaled("9999999999999999999", 30, Spelling::PlainText),
+            Err(DecimalError::OutOfRange)
+        );
+        for text in ["", ".5", "5.", "-1", "1e5", "1..2", "0.00000000001", "+1"] {
+            assert_eq!(parse_short_plain(text.as_bytes(), 10), None, "{text}");
+        }
     }
 
     #[test]

@@ -59,6 +59,9 @@ struct RegistryFile {
 struct ExchangeNaming {
     /// Longest first, so the longest matching suffix wins.
     quote_assets_longest_first: Vec<String>,
+    /// Indexes into `quote_assets_longest_first`, by the quote's last byte (still longest
+    /// first): a concatenated symbol is compared only with quotes that can be its suffix.
+    quotes_by_last_byte: Vec<Vec<usize>>,
     allowed_symbols: HashSet<String>,
     asset_aliases: HashMap<String, String>,
     overrides: HashMap<String, Instrument>,
@@ -137,16 +140,26 @@ impl InstrumentRegistry {
         if !naming.allowed_symbols.is_empty() && !naming.allowed_symbols.contains(symbol) {
             return None;
         }
-        if let Some(instrument) = naming.overrides.get(symbol) {
+        if !naming.overrides.is_empty()
+            && let Some(instrument) = naming.overrides.get(symbol)
+        {
             return Some((instrument.base(), instrument.quote()));
         }
         let (base, quote) = match exchange {
             Exchange::Binance => {
+                let last = *symbol.as_bytes().last()?;
                 let quote = naming
-                    .quote_assets_longest_first
+                    .quotes_by_last_byte
+                    .get(usize::from(last))?
                     .iter()
+                    .map(|index| &naming.quote_assets_longest_first[*index])
                     .find(|quote| symbol.len() > quote.len() && symbol.ends_with(quote.as_str()))?;
-                (&symbol[..symbol.len() - quote.len()], quote.as_str())
+                let base = &symbol[..symbol.len() - quote.len()];
+                // The quote came from the list and Binance has no aliases unless configured.
+                if naming.asset_aliases.is_empty() {
+                    return is_asset_name(base).then_some((base, quote.as_str()));
+                }
+                (base, quote.as_str())
             }
             Exchange::Kraken => symbol.split_once('/')?,
             Exchange::Coinbase => symbol.split_once('-')?,
@@ -182,8 +195,15 @@ impl ExchangeNaming {
             }
             overrides.insert(symbol, Instrument::new(base, quote));
         }
+        let mut quotes_by_last_byte: Vec<Vec<usize>> = vec![Vec::new(); 256];
+        for (index, quote) in quote_assets.iter().enumerate() {
+            if let Some(last) = quote.as_bytes().last() {
+                quotes_by_last_byte[usize::from(*last)].push(index);
+            }
+        }
         Ok(ExchangeNaming {
             quote_assets_longest_first: quote_assets,
+            quotes_by_last_byte,
             allowed_symbols: section.allowed_symbols.into_iter().collect(),
             asset_aliases: section.asset_aliases,
             overrides,
@@ -302,6 +322,32 @@ mod tests {
             symbol(Exchange::Coinbase, "DASH-BTC").as_deref(),
             Some("DASH/BTC")
         );
+    }
+
+    #[test]
+    fn overrides_pin_a_split() {
+        let text = BUNDLED_REGISTRY.replacen(
+            "[binance.overrides]",
+            "[binance.overrides]\n\"BTCUSD\" = \"BTC/USD\"",
+            1,
+        );
+        let registry = InstrumentRegistry::from_toml(&text).unwrap();
+        assert_eq!(
+            registry
+                .canonical_symbol(Exchange::Binance, "BTCUSD")
+                .as_deref(),
+            Some("BTC/USD")
+        );
+        assert_eq!(symbol(Exchange::Binance, "BTCUSD"), None);
+        let broken = BUNDLED_REGISTRY.replacen(
+            "[binance.overrides]",
+            "[binance.overrides]\n\"BTCUSD\" = \"BTCUSD\"",
+            1,
+        );
+        assert!(matches!(
+            InstrumentRegistry::from_toml(&broken),
+            Err(RegistryError::BadOverride { .. })
+        ));
     }
 
     #[test]

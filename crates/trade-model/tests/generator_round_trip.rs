@@ -5,7 +5,9 @@
 use std::collections::{BTreeSet, HashSet};
 
 use proptest::prelude::*;
-use trade_model::generator::{Expected, Format, GENERATED_REJECT_CODES, GeneratedMessage, Generator, GeneratorConfig};
+use trade_model::generator::{
+    Expected, Format, GENERATED_REJECT_CODES, GeneratedMessage, Generator, GeneratorConfig,
+};
 use trade_model::{Exchange, InstrumentRegistry, Normalizer, Outcome, ValidationRules};
 
 fn normalizer() -> Normalizer {
@@ -14,7 +16,12 @@ fn normalizer() -> Normalizer {
 
 fn check(normalizer: &Normalizer, config: &GeneratorConfig, message: &GeneratedMessage) {
     let mut rows = Vec::new();
-    let result = normalizer.normalize(message.exchange, &message.payload, config.now_micros, &mut rows);
+    let result = normalizer.normalize(
+        message.exchange,
+        &message.payload,
+        config.now_micros,
+        &mut rows,
+    );
     let text = String::from_utf8_lossy(&message.payload);
     match &message.expected {
         Expected::Trades(expected) => {
@@ -65,12 +72,21 @@ fn two_hundred_thousand_messages_decode_as_expected_and_cover_every_shape() {
                         run = (key.0, key.1, key.2, 1);
                     }
                     largest_same_ms = largest_same_ms.max(run.3);
-                    let previous = last_seen.insert((message.exchange, trade.symbol.clone()), trade.timestamp);
+                    let previous =
+                        last_seen.insert((message.exchange, trade.symbol.clone()), trade.timestamp);
                     if let Some(previous) = previous {
                         out_of_order += usize::from(trade.timestamp < previous);
-                        crossed_midnight |= previous.div_euclid(86_400_000_000) < trade.timestamp.div_euclid(86_400_000_000);
+                        crossed_midnight |= previous.div_euclid(86_400_000_000)
+                            < trade.timestamp.div_euclid(86_400_000_000);
                     }
-                    for (label, frame) in [("1m", 60), ("5m", 300), ("15m", 900), ("30m", 1_800), ("1h", 3_600), ("1d", 86_400)] {
+                    for (label, frame) in [
+                        ("1m", 60),
+                        ("5m", 300),
+                        ("15m", 900),
+                        ("30m", 1_800),
+                        ("1h", 3_600),
+                        ("1d", 86_400),
+                    ] {
                         if trade.timestamp % (frame * 1_000_000) == 0 {
                             boundaries.insert(label);
                         }
@@ -96,17 +112,33 @@ fn two_hundred_thousand_messages_decode_as_expected_and_cover_every_shape() {
     }
     assert!(combined, "combined-stream envelopes generated");
     assert!(ignored > 0);
-    assert!(largest_same_ms >= 100, "bursts of hundreds share a millisecond: {largest_same_ms}");
+    assert!(
+        largest_same_ms >= 100,
+        "bursts of hundreds share a millisecond: {largest_same_ms}"
+    );
     assert!(out_of_order > 100, "late trades: {out_of_order}");
     assert!(crossed_midnight, "the stream crosses midnight UTC");
-    assert_eq!(boundaries.len(), 6, "trades exactly on every window boundary: {boundaries:?}");
+    assert_eq!(
+        boundaries.len(),
+        6,
+        "trades exactly on every window boundary: {boundaries:?}"
+    );
 }
 
 #[test]
 fn same_seed_same_stream_other_seed_other_stream() {
-    let a: Vec<_> = Generator::new(GeneratorConfig::default()).take(2_000).collect();
-    let b: Vec<_> = Generator::new(GeneratorConfig::default()).take(2_000).collect();
-    let c: Vec<_> = Generator::new(GeneratorConfig { seed: 7, ..GeneratorConfig::default() }).take(2_000).collect();
+    let a: Vec<_> = Generator::new(GeneratorConfig::default())
+        .take(2_000)
+        .collect();
+    let b: Vec<_> = Generator::new(GeneratorConfig::default())
+        .take(2_000)
+        .collect();
+    let c: Vec<_> = Generator::new(GeneratorConfig {
+        seed: 7,
+        ..GeneratorConfig::default()
+    })
+    .take(2_000)
+    .collect();
     assert_eq!(a, b);
     assert_ne!(a, c);
 }

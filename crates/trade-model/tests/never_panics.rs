@@ -14,10 +14,13 @@ static NORMALIZER: LazyLock<Normalizer> =
 
 /// Valid messages of every format, to mutate.
 static SAMPLES: LazyLock<Vec<(Exchange, Vec<u8>)>> = LazyLock::new(|| {
-    Generator::new(GeneratorConfig { invalid_per_million: 0, ..GeneratorConfig::default() })
-        .take(400)
-        .map(|m| (m.exchange, m.payload))
-        .collect()
+    Generator::new(GeneratorConfig {
+        invalid_per_million: 0,
+        ..GeneratorConfig::default()
+    })
+    .take(400)
+    .map(|m| (m.exchange, m.payload))
+    .collect()
 });
 
 fn run(exchange: Exchange, payload: &[u8]) {
@@ -33,15 +36,40 @@ fn run(exchange: Exchange, payload: &[u8]) {
 }
 
 fn exchange() -> impl Strategy<Value = Exchange> {
-    prop_oneof![Just(Exchange::Binance), Just(Exchange::Kraken), Just(Exchange::Coinbase)]
+    prop_oneof![
+        Just(Exchange::Binance),
+        Just(Exchange::Kraken),
+        Just(Exchange::Coinbase)
+    ]
 }
 
 /// Hostile values to splice into a valid message in place of a number or string.
 const HOSTILE: &[&str] = &[
-    "NaN", "\"NaN\"", "Infinity", "\"-Infinity\"", "-0", "\"-0\"", "\"-1\"", "-1", "1e309", "\"1e309\"",
-    "99999999999999999999999999999999999999999999999999", "\"99999999999999999999999999999999999999999999\"",
-    "18446744073709551616", "-9223372036854775809", "null", "true", "[]", "{}", "\"\"", "\"\\u0000\"",
-    "\"\\ud800\"", "0.000000000000000000000000000001", "\"0.00000000000000000001\"", "1.5", "\"\\\"\"",
+    "NaN",
+    "\"NaN\"",
+    "Infinity",
+    "\"-Infinity\"",
+    "-0",
+    "\"-0\"",
+    "\"-1\"",
+    "-1",
+    "1e309",
+    "\"1e309\"",
+    "99999999999999999999999999999999999999999999999999",
+    "\"99999999999999999999999999999999999999999999\"",
+    "18446744073709551616",
+    "-9223372036854775809",
+    "null",
+    "true",
+    "[]",
+    "{}",
+    "\"\"",
+    "\"\\u0000\"",
+    "\"\\ud800\"",
+    "0.000000000000000000000000000001",
+    "\"0.00000000000000000001\"",
+    "1.5",
+    "\"\\\"\"",
 ];
 
 proptest! {
@@ -88,7 +116,10 @@ proptest! {
 #[test]
 fn deeply_nested_and_huge_inputs_never_panic() {
     let nested = "[".repeat(100_000);
-    let wide = format!("[1,[{}],\"trade\",\"XBT/USD\"]", vec![r#"["1","1","1618678150.8","b","m",""]"#; 10_000].join(","));
+    let wide = format!(
+        "[1,[{}],\"trade\",\"XBT/USD\"]",
+        vec![r#"["1","1","1618678150.8","b","m",""]"#; 10_000].join(",")
+    );
     for exchange in Exchange::ALL {
         run(exchange, nested.as_bytes());
         run(exchange, wide.as_bytes());

@@ -14,7 +14,7 @@ use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
 
 use crate::decimal::Spelling;
-use crate::decode::{first_byte, symbol, typed_error};
+use crate::decode::{first_byte, symbol, typed_error, utf8};
 use crate::model::{Exchange, Side, SilverTrade};
 use crate::normalizer::{Context, Outcome};
 use crate::reject::Reject;
@@ -52,18 +52,20 @@ pub(crate) fn decode(
     if first_byte(payload) != Some(b'{') {
         return Err(not_an_object(payload));
     }
+    let text = utf8(payload)?;
     let message: Message<'_> =
-        serde_json::from_slice(payload).map_err(|e| typed_error::<Message<'_>>(payload, e))?;
+        serde_json::from_str(text).map_err(|e| typed_error::<Message<'_>>(payload, e))?;
     let message = match message.data {
         Some(inner) if message.e.is_none() => {
-            let inner = inner.get().as_bytes();
+            let inner_text = inner.get();
+            let inner = inner_text.as_bytes();
             if first_byte(inner) != Some(b'{') {
                 return Err(Reject::WrongType {
                     field: "data".to_owned(),
                     detail: "expected an object".to_owned(),
                 });
             }
-            serde_json::from_slice(inner).map_err(|e| typed_error::<Message<'_>>(inner, e))?
+            serde_json::from_str(inner_text).map_err(|e| typed_error::<Message<'_>>(inner, e))?
         }
         _ => message,
     };

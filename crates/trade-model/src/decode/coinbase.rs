@@ -7,7 +7,7 @@
 use serde::Deserialize;
 
 use crate::decimal::Spelling;
-use crate::decode::{first_byte, symbol, typed_error};
+use crate::decode::{first_byte, symbol, typed_error, utf8};
 use crate::model::{Exchange, Side, SilverTrade};
 use crate::normalizer::{Context, Outcome};
 use crate::reject::Reject;
@@ -47,8 +47,9 @@ pub(crate) fn decode(
             },
         );
     }
+    let text = utf8(payload)?;
     let message: Message<'_> =
-        serde_json::from_slice(payload).map_err(|e| typed_error::<Message<'_>>(payload, e))?;
+        serde_json::from_str(text).map_err(|e| typed_error::<Message<'_>>(payload, e))?;
     match message.kind {
         Some("match" | "last_match") => {}
         Some(_) => return Ok(Outcome::Ignored),

@@ -16,7 +16,7 @@ use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
 use crate::decimal::Spelling;
-use crate::decode::{first_byte, symbol, typed_error};
+use crate::decode::{first_byte, symbol, typed_error, utf8};
 use crate::model::{Exchange, Side, SilverTrade};
 use crate::normalizer::{Context, Outcome};
 use crate::reject::Reject;
@@ -74,7 +74,7 @@ fn decode_v1(
     context: &Context<'_>,
     out: &mut Vec<SilverTrade>,
 ) -> Result<Outcome, Reject> {
-    let frame: Vec<&RawValue> = serde_json::from_slice(payload).map_err(Reject::from)?;
+    let frame: Vec<&RawValue> = serde_json::from_str(utf8(payload)?).map_err(Reject::from)?;
     if frame.len() < 4 {
         return Err(Reject::WrongType {
             field: "$".to_owned(),
@@ -192,8 +192,9 @@ fn decode_object(
         #[serde(default)]
         method: Option<IgnoredAny>,
     }
+    let text = utf8(payload)?;
     let envelope: Envelope<'_> =
-        serde_json::from_slice(payload).map_err(|e| typed_error::<Envelope<'_>>(payload, e))?;
+        serde_json::from_str(text).map_err(|e| typed_error::<Envelope<'_>>(payload, e))?;
     match envelope.channel {
         Some("trade") => {}
         Some("heartbeat" | "status") => return Ok(Outcome::Ignored),
@@ -207,8 +208,8 @@ fn decode_object(
         }
         None => return Err(Reject::MissingField { field: "channel" }),
     }
-    let message: ObjectMessage<'_> = serde_json::from_slice(payload)
-        .map_err(|e| typed_error::<ObjectMessage<'_>>(payload, e))?;
+    let message: ObjectMessage<'_> =
+        serde_json::from_str(text).map_err(|e| typed_error::<ObjectMessage<'_>>(payload, e))?;
     let _ = (message.channel, message.event, message.method);
     match message.kind {
         Some("snapshot" | "update") => {}

@@ -55,6 +55,14 @@ pub(crate) fn symbol(
         })
 }
 
+/// The payload as text: checked once here so the JSON parser can borrow strings without
+/// validating each one again.
+pub(crate) fn utf8(payload: &[u8]) -> Result<&str, Reject> {
+    std::str::from_utf8(payload).map_err(|error| Reject::MalformedJson {
+        detail: format!("invalid UTF-8 at byte {}", error.valid_up_to()),
+    })
+}
+
 pub(crate) fn first_byte(payload: &[u8]) -> Option<u8> {
     payload.iter().copied().find(|b| !b.is_ascii_whitespace())
 }
