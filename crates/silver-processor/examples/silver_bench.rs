@@ -217,7 +217,10 @@ async fn main() {
     // Row validation off, as in the processor's sink (trade-model's Side is repr(u8)).
     let ch_insert = ch.clone().with_validation(false);
     for chunk in expected_rows.chunks(50_000) {
-        let mut insert = ch_insert.insert_unescaped::<SilverTrade>(&scratch).await.unwrap();
+        let mut insert = ch_insert
+            .insert_unescaped::<SilverTrade>(&scratch)
+            .await
+            .unwrap();
         for row in chunk {
             insert.write(row).await.unwrap();
         }

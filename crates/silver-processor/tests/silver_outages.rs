@@ -69,6 +69,7 @@ async fn survives_clickhouse_outage_and_broker_restart_without_loss() {
 
     // ClickHouse away for 20 s while messages keep arriving.
     stack("stop", "clickhouse");
+    let outage_started = std::time::Instant::now();
     harness.produce(&second).await;
     wait_for(
         "not ready while ClickHouse is down",
@@ -76,7 +77,14 @@ async fn survives_clickhouse_outage_and_broker_restart_without_loss() {
         || async { ready(&harness).await == Some(false) },
     )
     .await;
-    tokio::time::sleep(Duration::from_secs(20)).await;
+    let consumed_before = first.len() as f64;
+    wait_for(
+        "messages consumed while ClickHouse is down",
+        Duration::from_secs(18),
+        || async { consumed(&harness).await > consumed_before },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(20).saturating_sub(outage_started.elapsed())).await;
     assert!(!processor.is_finished(), "the processor must keep running");
     stack("start", "clickhouse");
     wait_for(
