@@ -31,7 +31,14 @@ fn peak_rss_kib() -> u64 {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    // `cargo bench` passes `--bench`; nothing else is accepted.
+    // Step timings from the library's tracing (override with RUST_LOG).
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("ohlcv_validator=info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let candles: u64 = std::env::var("OHLCV_BENCH_CANDLES")
         .ok()
         .and_then(|v| v.parse().ok())

@@ -189,7 +189,7 @@ pub fn side_extent(projection: &str) -> String {
 pub fn side_checksum(projection: &str, range: WindowRange) -> String {
     format!(
         "SELECT count() AS rows, sumWithOverflow(cityHash64(k_exchange, k_symbol, k_ws, o, h, l, c, \
-         toString(vol), n)) AS checksum FROM ({})",
+         vol, n)) AS checksum FROM ({})",
         in_range(projection, range)
     )
 }

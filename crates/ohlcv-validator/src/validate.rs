@@ -434,6 +434,7 @@ async fn run(
     let mut timeframes = Vec::new();
     let mut parts = Vec::new();
     let mut covered: Option<WindowRange> = None;
+    let run_started = std::time::Instant::now();
     for &tf in &config.timeframes {
         let sides = resolve_sides(client, config, tf, scratch).await?;
         let range = settle_range(client, config, &sides, tf).await?;
@@ -447,9 +448,10 @@ async fn run(
         if !range.is_empty() {
             covered = Some(covered.map_or(range, |c| c.cover(range)));
         }
+        tracing::info!(timeframe = %tf, elapsed_ms = run_started.elapsed().as_millis() as u64, "range and checksums");
         let report =
             compare_timeframe(client, config, scratch, &sides, tf, range, v1_sum, v2_sum).await?;
-        tracing::info!(timeframe = %tf, verdict = ?report.verdict, mismatches = report.mismatch_counts.total, "compared");
+        tracing::info!(timeframe = %tf, verdict = ?report.verdict, mismatches = report.mismatch_counts.total, elapsed_ms = run_started.elapsed().as_millis() as u64, "compared");
         timeframes.push(report);
     }
     let verdict = if timeframes.iter().all(|t| t.verdict == Verdict::Pass) {
@@ -484,6 +486,7 @@ async fn compare_timeframe(
     v1_sum: SideSum,
     v2_sum: SideSum,
 ) -> Result<TimeframeReport, ValidatorError> {
+    let started = std::time::Instant::now();
     let raw_table = scratch.table(&format!("mismatch_keys_{tf}"));
     client
         .query_raw(&sql::create_mismatches(
@@ -497,6 +500,7 @@ async fn compare_timeframe(
         .execute()
         .await
         .map_err(ValidatorError::clickhouse(format!("compare {tf} candles")))?;
+    tracing::info!(timeframe = %tf, elapsed_ms = started.elapsed().as_millis() as u64, "compared keys");
     let c: CountsRow = client
         .query_raw(&sql::mismatch_counts(&raw_table))
         .fetch_one()
