@@ -44,15 +44,14 @@ impl ChecklistRow {
         config_preserved: bool,
         rolled_back: bool,
     ) -> Self {
-        let status = if rolled_back {
-            "⏪ Rolled Back"
-        } else if stopped && removed_from_compose && config_preserved {
-            "✅ Complete"
-        } else if stopped || removed_from_compose || config_preserved {
-            "🔄 In Progress"
-        } else {
-            "⬜ Pending"
-        };
+        let status = row_status(
+            [
+                stopped.into(),
+                removed_from_compose.into(),
+                config_preserved.into(),
+            ],
+            rolled_back,
+        );
         Self {
             service: service.to_owned(),
             display: display.to_owned(),
@@ -61,6 +60,136 @@ impl ChecklistRow {
             config_preserved,
             status: status.to_owned(),
         }
+    }
+
+    /// A row where nothing has happened yet: `| Spark Master | ⬜ | ⬜ | ⬜ | ⬜ Pending |`.
+    pub fn pending(service: &str, display: &str) -> Self {
+        Self::new(service, display, false, false, false, false)
+    }
+}
+
+/// One check in the table: done, not done, or not applicable where it ran (e.g. containers
+/// cannot be stopped without a Docker engine).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mark {
+    /// Done: ✅.
+    Yes,
+    /// Not done (yet): ⬜.
+    No,
+    /// Does not apply here: 🟡.
+    NotApplicable,
+}
+
+impl From<bool> for Mark {
+    fn from(done: bool) -> Self {
+        if done { Mark::Yes } else { Mark::No }
+    }
+}
+
+impl Mark {
+    /// The table cell.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Mark::Yes => "✅",
+            Mark::No => "⬜",
+            Mark::NotApplicable => "🟡",
+        }
+    }
+}
+
+/// The status cell for three marks: `⏪ Rolled Back`, `✅ Complete` (no mark is ⬜),
+/// `🔄 In Progress` (some mark is ✅) or `⬜ Pending`.
+pub fn row_status(marks: [Mark; 3], rolled_back: bool) -> &'static str {
+    if rolled_back {
+        "⏪ Rolled Back"
+    } else if !marks.contains(&Mark::No) {
+        "✅ Complete"
+    } else if marks.contains(&Mark::Yes) {
+        "🔄 In Progress"
+    } else {
+        "⬜ Pending"
+    }
+}
+
+/// One line of the table as [`checklist_table`] renders it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableRow {
+    /// The "Service" cell (pipes are escaped when rendered).
+    pub name: String,
+    /// Stopped.
+    pub stopped: Mark,
+    /// Removed from compose.
+    pub removed_from_compose: Mark,
+    /// Config preserved.
+    pub config_preserved: Mark,
+    /// The status cell, normally from [`row_status`].
+    pub status: String,
+}
+
+impl TableRow {
+    /// A row whose status is derived from its marks by [`row_status`].
+    pub fn new(
+        name: impl Into<String>,
+        stopped: Mark,
+        removed_from_compose: Mark,
+        config_preserved: Mark,
+        rolled_back: bool,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            stopped,
+            removed_from_compose,
+            config_preserved,
+            status: row_status(
+                [stopped, removed_from_compose, config_preserved],
+                rolled_back,
+            )
+            .to_owned(),
+        }
+    }
+}
+
+impl From<&ChecklistRow> for TableRow {
+    fn from(row: &ChecklistRow) -> Self {
+        Self {
+            name: row.display.clone(),
+            stopped: row.stopped.into(),
+            removed_from_compose: row.removed_from_compose.into(),
+            config_preserved: row.config_preserved.into(),
+            status: row.status.clone(),
+        }
+    }
+}
+
+/// The tracker's "Services Decommission Checklist" table (header, separator and one line
+/// per row, each ending in a newline). The single owner of that format:
+/// [`Checklist::to_markdown`] and the orchestrator's tracker both render through it.
+pub fn checklist_table(rows: &[TableRow]) -> String {
+    let mut out = String::from(
+        "| Service | Stopped | Removed from Compose | Config Preserved | Status |\n\
+         |---------|---------|----------------------|------------------|--------|\n",
+    );
+    for row in rows {
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} |\n",
+            cell(&row.name),
+            row.stopped.symbol(),
+            row.removed_from_compose.symbol(),
+            row.config_preserved.symbol(),
+            cell(&row.status)
+        ));
+    }
+    out
+}
+
+/// A table cell: pipes escaped, line breaks flattened, empty shown as `--`.
+fn cell(text: &str) -> String {
+    let flat = text.replace('|', "\\|").replace(['\n', '\r'], " ");
+    let flat = flat.trim();
+    if flat.is_empty() {
+        "--".to_owned()
+    } else {
+        flat.to_owned()
     }
 }
 
@@ -90,24 +219,10 @@ impl Checklist {
         }
     }
 
-    /// The table in the tracker's exact format.
+    /// The table in the tracker's exact format; see [`checklist_table`].
     pub fn to_markdown(&self) -> String {
-        let mark = |b: bool| if b { "✅" } else { "⬜" };
-        let mut out = String::from(
-            "| Service | Stopped | Removed from Compose | Config Preserved | Status |\n\
-             |---------|---------|----------------------|------------------|--------|\n",
-        );
-        for row in &self.rows {
-            out.push_str(&format!(
-                "| {} | {} | {} | {} | {} |\n",
-                row.display,
-                mark(row.stopped),
-                mark(row.removed_from_compose),
-                mark(row.config_preserved),
-                row.status
-            ));
-        }
-        out
+        let rows: Vec<TableRow> = self.rows.iter().map(TableRow::from).collect();
+        checklist_table(&rows)
     }
 }
 
@@ -118,7 +233,7 @@ mod tests {
     #[test]
     fn pending_rows_match_the_seed_tracker() {
         let rows = vec![
-            ChecklistRow::new("spark-master", "Spark Master", false, false, false, false),
+            ChecklistRow::pending("spark-master", "Spark Master"),
             ChecklistRow::new("prefect-agent", "Prefect Agent", false, false, false, false),
         ];
         let table = Checklist::new(rows, false).to_markdown();
@@ -143,6 +258,29 @@ mod tests {
             checklist
                 .to_markdown()
                 .contains("| S | ✅ | ✅ | ✅ | ✅ Complete |")
+        );
+    }
+
+    #[test]
+    fn not_applicable_marks_and_pipes_render() {
+        let rows = vec![
+            TableRow::new(
+                "Spark Master (`spark-master`)",
+                Mark::NotApplicable,
+                Mark::Yes,
+                Mark::Yes,
+                false,
+            ),
+            TableRow::new("a|b", Mark::Yes, Mark::No, Mark::No, false),
+            TableRow::new("c", Mark::Yes, Mark::Yes, Mark::Yes, true),
+        ];
+        assert_eq!(
+            checklist_table(&rows),
+            "| Service | Stopped | Removed from Compose | Config Preserved | Status |\n\
+             |---------|---------|----------------------|------------------|--------|\n\
+             | Spark Master (`spark-master`) | 🟡 | ✅ | ✅ | ✅ Complete |\n\
+             | a\\|b | ✅ | ⬜ | ⬜ | 🔄 In Progress |\n\
+             | c | ✅ | ✅ | ✅ | ⏪ Rolled Back |\n"
         );
     }
 }

@@ -184,40 +184,11 @@ impl Report {
         serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
     }
 
-    /// The tracker's "OHLCV Validation Results" table, one row per timeframe.
+    /// The tracker's "OHLCV Validation Results" table, one row per timeframe; see
+    /// [`validation_table`].
     pub fn markdown_table(&self) -> String {
-        let headers = [
-            "Timeframe".to_owned(),
-            "v1 Row Count".to_owned(),
-            "v2 Row Count".to_owned(),
-            "Match".to_owned(),
-            format!("OHLC Tolerance ({:e})", self.ohlc_tolerance),
-            "Volume Match".to_owned(),
-            "Status".to_owned(),
-        ];
-        let mut out = String::new();
-        out.push('|');
-        for h in &headers {
-            out.push_str(&format!(" {h} |"));
-        }
-        // The separator is copied from the tracker byte for byte (its widths are not all
-        // derived from the header), so a pasted table diffs cleanly against the seed.
-        out.push('\n');
-        out.push_str(TRACKER_SEPARATOR);
-        out.push('\n');
-        for tf in &self.timeframes {
-            out.push_str(&format!(
-                "| {} | {} | {} | {} | {} | {} | {} |\n",
-                tf.timeframe,
-                tf.v1_rows,
-                tf.v2_rows,
-                mark(tf.rows_match),
-                mark(tf.ohlc_within_tolerance),
-                mark(tf.volume_match),
-                status(tf.verdict),
-            ));
-        }
-        out
+        let rows: Vec<TableRow> = self.timeframes.iter().map(TableRow::from).collect();
+        validation_table(&rows, self.ohlc_tolerance)
     }
 
     /// Self-contained HTML: summary per timeframe and a chart per listed mismatch.
@@ -229,6 +200,101 @@ impl Report {
     pub fn to_html_with_charts(&self, charts: usize) -> String {
         crate::html::render(self, charts)
     }
+}
+
+/// One measured timeframe, as the tracker's validation table shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MeasuredRow {
+    /// v1 candles in range.
+    pub v1_rows: u64,
+    /// v2 candles in range.
+    pub v2_rows: u64,
+    /// Same keys on both sides, each once ([`TimeframeReport::rows_match`]).
+    pub rows_match: bool,
+    /// Every open, high, low and close within the tolerance.
+    pub ohlc_within_tolerance: bool,
+    /// Every volume equal (or within the float tolerance).
+    pub volume_match: bool,
+    /// Every trade count equal.
+    pub trade_count_match: bool,
+    /// The timeframe's verdict.
+    pub verdict: Verdict,
+}
+
+impl MeasuredRow {
+    /// The table's "Match" cell: the row counts are equal, the keys are the same on both
+    /// sides (each once) and every trade count is equal. The table has no trade-count
+    /// column, so a trade-count mismatch shows here rather than only in the status.
+    pub fn matches(&self) -> bool {
+        self.v1_rows == self.v2_rows && self.rows_match && self.trade_count_match
+    }
+}
+
+/// One row of the tracker's validation table: a timeframe, measured or still pending.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableRow {
+    /// Label, e.g. `1m`.
+    pub timeframe: String,
+    /// The measurements; `None` renders the tracker's pending row.
+    pub measured: Option<MeasuredRow>,
+}
+
+impl TableRow {
+    /// A timeframe not measured yet: `| 1m | -- | -- | ⬜ | ⬜ | ⬜ | ⬜ Pending |`.
+    pub fn pending(timeframe: impl Into<String>) -> Self {
+        Self {
+            timeframe: timeframe.into(),
+            measured: None,
+        }
+    }
+}
+
+impl From<&TimeframeReport> for TableRow {
+    fn from(tf: &TimeframeReport) -> Self {
+        Self {
+            timeframe: tf.timeframe.label().to_owned(),
+            measured: Some(MeasuredRow {
+                v1_rows: tf.v1_rows,
+                v2_rows: tf.v2_rows,
+                rows_match: tf.rows_match,
+                ohlc_within_tolerance: tf.ohlc_within_tolerance,
+                volume_match: tf.volume_match,
+                trade_count_match: tf.trade_count_match,
+                verdict: tf.verdict,
+            }),
+        }
+    }
+}
+
+/// The tracker's "OHLCV Validation Results" table (header, separator and one line per row,
+/// each ending in a newline). The single owner of that format: [`Report::markdown_table`]
+/// and the orchestrator's tracker both render through it.
+pub fn validation_table(rows: &[TableRow], ohlc_tolerance: f64) -> String {
+    let mut out = format!(
+        "| Timeframe | v1 Row Count | v2 Row Count | Match | OHLC Tolerance ({ohlc_tolerance:e}) | Volume Match | Status |\n"
+    );
+    // The separator is copied from the tracker byte for byte (its widths are not all
+    // derived from the header), so a pasted table diffs cleanly against the seed.
+    out.push_str(TRACKER_SEPARATOR);
+    out.push('\n');
+    for row in rows {
+        let timeframe = &row.timeframe;
+        match &row.measured {
+            Some(m) => out.push_str(&format!(
+                "| {timeframe} | {} | {} | {} | {} | {} | {} |\n",
+                m.v1_rows,
+                m.v2_rows,
+                mark(m.matches()),
+                mark(m.ohlc_within_tolerance),
+                mark(m.volume_match),
+                status(m.verdict),
+            )),
+            None => out.push_str(&format!(
+                "| {timeframe} | -- | -- | ⬜ | ⬜ | ⬜ | ⬜ Pending |\n"
+            )),
+        }
+    }
+    out
 }
 
 /// ✅ or ❌, the tracker's vocabulary.
@@ -303,5 +369,20 @@ mod tests {
         assert_eq!(json["schema"], SCHEMA);
         assert_eq!(json["timeframes"][1]["verdict"], "FAIL");
         assert_eq!(json["timeframes"][0]["timeframe"], "1m");
+    }
+
+    #[test]
+    fn match_needs_equal_trade_counts_and_pending_rows_render_like_the_seed() {
+        let mut trades_differ = timeframe(Timeframe::M15, true);
+        trades_differ.trade_count_match = false;
+        trades_differ.verdict = Verdict::Fail;
+        let rows = vec![TableRow::from(&trades_differ), TableRow::pending("1h")];
+        let expected = "\
+| Timeframe | v1 Row Count | v2 Row Count | Match | OHLC Tolerance (5e-7) | Volume Match | Status |
+|-----------|--------------|--------------|-------|------------------------|--------------|--------|
+| 15m | 1440 | 1440 | ❌ | ✅ | ✅ | ❌ FAIL |
+| 1h | -- | -- | ⬜ | ⬜ | ⬜ | ⬜ Pending |
+";
+        assert_eq!(validation_table(&rows, 5e-7), expected);
     }
 }

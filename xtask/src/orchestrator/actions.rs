@@ -618,6 +618,7 @@ impl Environment {
             fingerprint: report.fingerprint.clone(),
             range_start: report.range.start.clone(),
             range_end: report.range.end.clone(),
+            ohlc_tolerance: Some(report.ohlc_tolerance),
             rows,
             mismatches: mismatches.clone(),
         };

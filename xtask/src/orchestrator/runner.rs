@@ -271,6 +271,7 @@ pub fn tracker_options(config: &OrchestratorConfig) -> TrackerOptions {
     TrackerOptions {
         phase_owner: config.phase_owner.clone(),
         targets: config.targets.clone(),
+        ohlc_tolerance: config.validation.ohlc_abs,
         ..TrackerOptions::default()
     }
 }
@@ -326,6 +327,7 @@ mod tests {
                         fingerprint: "f".into(),
                         range_start: "a".into(),
                         range_end: "b".into(),
+                        ohlc_tolerance: Some(1e-8),
                         rows: vec![ValidationRow {
                             timeframe: "1m".into(),
                             v1_rows: 10,

@@ -70,7 +70,7 @@ pub struct ValidationRow {
 }
 
 /// The validation step's result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ValidationRecord {
     /// When the report was read.
     pub recorded_at: String,
@@ -84,6 +84,10 @@ pub struct ValidationRecord {
     pub range_start: String,
     /// Validated range end, RFC 3339.
     pub range_end: String,
+    /// The OHLC tolerance the report used (shown in the table header); absent in state
+    /// files written before it was recorded.
+    #[serde(default)]
+    pub ohlc_tolerance: Option<f64>,
     /// One row per timeframe.
     pub rows: Vec<ValidationRow>,
     /// Human-readable descriptions of the first mismatches.
@@ -472,5 +476,34 @@ mod tests {
         state.save(&path).unwrap();
         let err = MigrationState::load(&path).unwrap_err().to_string();
         assert!(err.contains("something-else/v9"), "{err}");
+    }
+
+    #[test]
+    fn a_validation_record_without_a_tolerance_still_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let state = MigrationState {
+            validation: Some(ValidationRecord {
+                recorded_at: now(),
+                pass: true,
+                report_path: "r.json".into(),
+                fingerprint: "f".into(),
+                range_start: "a".into(),
+                range_end: "b".into(),
+                ohlc_tolerance: Some(1e-8),
+                rows: vec![],
+                mismatches: vec![],
+            }),
+            ..MigrationState::default()
+        };
+        let mut json = serde_json::to_value(&state).unwrap();
+        json["validation"]
+            .as_object_mut()
+            .unwrap()
+            .remove("ohlc_tolerance")
+            .unwrap();
+        std::fs::write(&path, serde_json::to_string(&json).unwrap()).unwrap();
+        let loaded = MigrationState::load(&path).unwrap().unwrap();
+        assert_eq!(loaded.validation.unwrap().ohlc_tolerance, None);
     }
 }

@@ -3,8 +3,12 @@
 
 use std::fmt::Write;
 
+use decommissioner::checklist::{Mark, TableRow as ChecklistTableRow, checklist_table};
+use ohlcv_validator::Verdict;
+use ohlcv_validator::report::{MeasuredRow, TableRow as ValidationTableRow, validation_table};
+
 use super::config::Targets;
-use super::state::{Check, ChecklistRow, MigrationState, StepStatus};
+use super::state::{Check, MigrationState, StepStatus};
 use super::steps::{Milestone, Step};
 
 /// The timeframes of the validation table, in the tracker's order.
@@ -35,6 +39,9 @@ pub struct TrackerOptions {
     /// The number of services the decommission list names (the target when
     /// `targets.services_eliminated` is 0).
     pub listed_services: usize,
+    /// The OHLC tolerance shown in the validation table's header until step 5 records the
+    /// one its report used.
+    pub ohlc_tolerance: f64,
 }
 
 impl Default for TrackerOptions {
@@ -43,6 +50,7 @@ impl Default for TrackerOptions {
             phase_owner: "Platform Engineering".to_owned(),
             targets: Targets::default(),
             listed_services: LEGACY_SERVICES.len(),
+            ohlc_tolerance: ohlcv_validator::config::Tolerance::default().ohlc_abs,
         }
     }
 }
@@ -113,15 +121,11 @@ fn short_time(at: &str) -> String {
     }
 }
 
-fn flag(ok: bool) -> &'static str {
-    if ok { "✅" } else { "❌" }
-}
-
-fn check(c: Check) -> &'static str {
+fn mark(c: Check) -> Mark {
     match c {
-        Check::Yes => "✅",
-        Check::No => "⬜",
-        Check::NotApplicable => "🟡",
+        Check::Yes => Mark::Yes,
+        Check::No => Mark::No,
+        Check::NotApplicable => Mark::NotApplicable,
     }
 }
 
@@ -179,7 +183,7 @@ pub fn render(state: &MigrationState, options: &TrackerOptions) -> String {
     for milestone in Milestone::ALL {
         render_milestone(&mut out, state, milestone);
     }
-    render_validation(&mut out, state);
+    render_validation(&mut out, state, options);
     render_resources(&mut out, state, options);
     render_checklist(&mut out, state);
     render_blockers(&mut out, state);
@@ -240,7 +244,7 @@ fn render_milestone(out: &mut String, state: &MigrationState, milestone: Milesto
     let _ = writeln!(out, "---");
 }
 
-fn render_validation(out: &mut String, state: &MigrationState) {
+fn render_validation(out: &mut String, state: &MigrationState, options: &TrackerOptions) {
     let _ = writeln!(out);
     let _ = writeln!(out, "## OHLCV Validation Results");
     let _ = writeln!(out);
@@ -249,37 +253,36 @@ fn render_validation(out: &mut String, state: &MigrationState) {
         "Captured during Step 5. This is a **hard gate** -- decommission (Step 6) cannot proceed without passing."
     );
     let _ = writeln!(out);
-    let _ = writeln!(
-        out,
-        "| Timeframe | v1 Row Count | v2 Row Count | Match | OHLC Tolerance (1e-8) | Volume Match | Status |"
-    );
-    let _ = writeln!(
-        out,
-        "|-----------|--------------|--------------|-------|------------------------|--------------|--------|"
-    );
-    for timeframe in TIMEFRAMES {
-        let row = state
-            .validation
-            .as_ref()
-            .and_then(|v| v.rows.iter().find(|r| r.timeframe == timeframe));
-        match row {
-            Some(r) => {
-                let status = if r.pass { "✅ PASS" } else { "❌ FAIL" };
-                let _ = writeln!(
-                    out,
-                    "| {timeframe} | {} | {} | {} | {} | {} | {status} |",
-                    r.v1_rows,
-                    r.v2_rows,
-                    flag(r.rows_match && r.trade_count_match),
-                    flag(r.ohlc_within_tolerance),
-                    flag(r.volume_match),
-                );
+    let rows: Vec<ValidationTableRow> = TIMEFRAMES
+        .iter()
+        .map(|timeframe| {
+            let row = state
+                .validation
+                .as_ref()
+                .and_then(|v| v.rows.iter().find(|r| r.timeframe == *timeframe));
+            match row {
+                Some(r) => ValidationTableRow {
+                    timeframe: (*timeframe).to_owned(),
+                    measured: Some(MeasuredRow {
+                        v1_rows: r.v1_rows,
+                        v2_rows: r.v2_rows,
+                        rows_match: r.rows_match,
+                        ohlc_within_tolerance: r.ohlc_within_tolerance,
+                        volume_match: r.volume_match,
+                        trade_count_match: r.trade_count_match,
+                        verdict: if r.pass { Verdict::Pass } else { Verdict::Fail },
+                    }),
+                },
+                None => ValidationTableRow::pending(*timeframe),
             }
-            None => {
-                let _ = writeln!(out, "| {timeframe} | -- | -- | ⬜ | ⬜ | ⬜ | ⬜ Pending |");
-            }
-        }
-    }
+        })
+        .collect();
+    let tolerance = state
+        .validation
+        .as_ref()
+        .and_then(|v| v.ohlc_tolerance)
+        .unwrap_or(options.ohlc_tolerance);
+    out.push_str(&validation_table(&rows, tolerance));
     if let Some(v) = &state.validation {
         let _ = writeln!(out);
         let _ = writeln!(
@@ -346,59 +349,33 @@ fn render_checklist(out: &mut String, state: &MigrationState) {
     let _ = writeln!(out);
     let _ = writeln!(out, "Tracked during Step 6.");
     let _ = writeln!(out);
-    let _ = writeln!(
-        out,
-        "| Service | Stopped | Removed from Compose | Config Preserved | Status |"
-    );
-    let _ = writeln!(
-        out,
-        "|---------|---------|----------------------|------------------|--------|"
-    );
-    let pending: Vec<ChecklistRow>;
-    let rows = if state.decommission.is_empty() {
-        pending = LEGACY_SERVICES
-            .iter()
-            .map(|(service, display)| ChecklistRow {
-                service: (*service).to_owned(),
-                display: (*display).to_owned(),
-                stopped: Check::No,
-                removed_from_compose: Check::No,
-                config_preserved: Check::No,
-                note: String::new(),
-            })
-            .collect();
-        &pending
-    } else {
-        &state.decommission
-    };
     let mut notes = Vec::new();
-    for row in rows {
-        let status = if row.complete() {
-            "✅ Done"
-        } else if [row.stopped, row.removed_from_compose, row.config_preserved]
-            .contains(&Check::Yes)
-        {
-            "🔄 In Progress"
-        } else {
-            "⬜ Pending"
-        };
-        let name = if state.decommission.is_empty() {
-            row.display.clone()
-        } else {
-            format!("{} (`{}`)", row.display, row.service)
-        };
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} | {status} |",
-            cell(&name),
-            check(row.stopped),
-            check(row.removed_from_compose),
-            check(row.config_preserved),
-        );
-        if !row.note.is_empty() {
-            notes.push(format!("`{}`: {}", row.service, row.note));
-        }
-    }
+    let rows: Vec<ChecklistTableRow> = if state.decommission.is_empty() {
+        LEGACY_SERVICES
+            .iter()
+            .map(|(_, display)| {
+                ChecklistTableRow::new(*display, Mark::No, Mark::No, Mark::No, false)
+            })
+            .collect()
+    } else {
+        state
+            .decommission
+            .iter()
+            .map(|row| {
+                if !row.note.is_empty() {
+                    notes.push(format!("`{}`: {}", row.service, row.note));
+                }
+                ChecklistTableRow::new(
+                    format!("{} (`{}`)", row.display, row.service),
+                    mark(row.stopped),
+                    mark(row.removed_from_compose),
+                    mark(row.config_preserved),
+                    false,
+                )
+            })
+            .collect()
+    };
+    out.push_str(&checklist_table(&rows));
     if !notes.is_empty() {
         let _ = writeln!(out);
         for note in notes {
@@ -464,7 +441,7 @@ fn render_decisions(out: &mut String, state: &MigrationState) {
 #[cfg(test)]
 mod tests {
     use super::super::state::{
-        Blocker, ResourceRecord, ResourceRow, ValidationRecord, ValidationRow,
+        Blocker, ChecklistRow, ResourceRecord, ResourceRow, ValidationRecord, ValidationRow,
     };
     use super::*;
 
@@ -566,6 +543,7 @@ mod tests {
             fingerprint: "ab".repeat(32),
             range_start: "2021-04-17T00:00:00Z".into(),
             range_end: "2021-04-18T00:00:00Z".into(),
+            ohlc_tolerance: Some(1e-8),
             rows: TIMEFRAMES
                 .iter()
                 .map(|tf| ValidationRow {
@@ -697,5 +675,24 @@ mod tests {
         assert!(failed.contains("| Step 5: 1m open differs |"));
         assert!(failed.contains("| 6 | Decommission Spark Streaming + Prefect | 🟡 Blocked |"));
         assert!(failed.contains("| Spark Master | ⬜ | ⬜ | ⬜ | ⬜ Pending |"));
+    }
+
+    #[test]
+    fn the_tables_are_the_validators_and_the_decommissioners() {
+        let mut state = finished_state();
+        if let Some(v) = &mut state.validation {
+            v.ohlc_tolerance = Some(5e-7);
+            v.rows[1].trade_count_match = false;
+            v.rows[1].pass = false;
+        }
+        let rendered = render(&state, &TrackerOptions::default());
+        let rows: Vec<ValidationTableRow> = vec![ValidationTableRow::pending("1m")];
+        let header = validation_table(&rows, 5e-7);
+        assert!(rendered.contains(header.lines().next().unwrap_or("?")));
+        assert!(rendered.contains("| 5m | 1440 | 1440 | ❌ | ✅ | ✅ | ❌ FAIL |"));
+        assert!(
+            rendered.contains("| Spark Master (`spark-master`) | 🟡 | ✅ | ✅ | ✅ Complete |")
+        );
+        assert!(rendered.contains("- Note: `spark-master`: no Docker daemon"));
     }
 }
