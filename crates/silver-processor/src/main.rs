@@ -46,7 +46,8 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Consume, normalize and insert until SIGTERM/SIGINT, then flush, commit and exit 0
-    /// (the default).
+    /// (the default). Exits 3 when that takes longer than 30 s (e.g. the broker is down);
+    /// the uncommitted range is then replayed, exactly once, on the next start.
     Run,
     /// Apply the silver migrations (`sql/silver`, embedded) and exit.
     Migrate,
@@ -135,7 +136,22 @@ async fn shutdown_signal() {
         () = terminate => {}
     }
     tracing::info!("shutdown requested: flushing and committing");
+    // librdkafka's consumer and producer teardown can block indefinitely while the broker
+    // is unreachable, which would leave a stopped processor holding its port. Leaving
+    // early is safe: an uncommitted range is replayed with the same deduplication token.
+    std::thread::spawn(|| {
+        std::thread::sleep(SHUTDOWN_GRACE);
+        eprintln!(
+            "silver-processor: shutdown did not finish within {} s (broker or ClickHouse \
+             unreachable?); exiting, uncommitted offsets will be replayed",
+            SHUTDOWN_GRACE.as_secs()
+        );
+        std::process::exit(3);
+    });
 }
+
+/// How long flushing, committing and tearing down may take after SIGTERM/SIGINT.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 fn init_logging(log: &LogSettings) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_new(&log.filter)
