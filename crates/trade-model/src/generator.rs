@@ -36,6 +36,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::decimal::{PRICE_SCALE, format_scaled};
 use crate::decode::kraken::derive_v1_trade_id;
 use crate::model::{Exchange, Side, SilverTrade};
+use crate::reject::Reject;
 use crate::time::format_rfc3339_micros;
 
 /// 2024-03-09T23:55:00Z: five minutes before a midnight UTC.
@@ -139,26 +140,12 @@ pub struct GeneratedMessage {
     pub expected: Expected,
 }
 
-/// Every reject kind the generator can produce, by code.
-pub const GENERATED_REJECT_CODES: [&str; 17] = [
-    "malformed_json",
-    "missing_field",
-    "wrong_type",
-    "unsupported_message",
-    "unknown_instrument",
-    "invalid_decimal",
-    "too_many_fraction_digits",
-    "number_out_of_range",
-    "price_not_positive",
-    "quantity_not_positive",
-    "price_out_of_bounds",
-    "quantity_out_of_bounds",
-    "quote_volume_overflow",
-    "invalid_side",
-    "invalid_timestamp",
-    "timestamp_in_future",
-    "timestamp_too_old",
-];
+/// Every reject kind the generator can produce, by code: all of [`Reject::CODES`] but
+/// the last, `empty_trades`, which needs a message shape the generator does not make.
+pub const GENERATED_REJECT_CODES: &[&str] = match Reject::CODES.split_last() {
+    Some((_, generated)) => generated,
+    None => &[],
+};
 
 struct Market {
     exchange: Exchange,

@@ -95,7 +95,7 @@ fn two_hundred_thousand_messages_decode_as_expected_and_cover_every_shape() {
             }
         }
     }
-    let all_codes: BTreeSet<&str> = GENERATED_REJECT_CODES.into_iter().collect();
+    let all_codes: BTreeSet<&str> = GENERATED_REJECT_CODES.iter().copied().collect();
     assert_eq!(codes, all_codes, "every reject kind is generated");
     for format in [
         Format::BinanceTrade,
