@@ -3,6 +3,9 @@
 //! Run: `cargo bench -p trade-model --bench normalize`. Besides Criterion's own report
 //! (throughput in trades/s), a summary line per format is printed:
 //! `normalize <format>: N trades/s on one core`.
+//!
+//! `NORMALIZE_BENCH_ONLY=<text>` keeps only the formats whose name contains the text
+//! (e.g. `binance trade` for a profile of one format under `perf record`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::hint::black_box;
@@ -47,7 +50,8 @@ fn corpus(name: &'static str, exchange: Exchange, wanted: impl Fn(Format, bool) 
 }
 
 fn corpora() -> Vec<Corpus> {
-    vec![
+    let only = std::env::var("NORMALIZE_BENCH_ONLY").unwrap_or_default();
+    let all = vec![
         corpus("binance trade", Exchange::Binance, |f, c| {
             f == Format::BinanceTrade && !c
         }),
@@ -69,7 +73,10 @@ fn corpora() -> Vec<Corpus> {
         corpus("coinbase match", Exchange::Coinbase, |f, _| {
             f == Format::CoinbaseMatch
         }),
-    ]
+    ];
+    all.into_iter()
+        .filter(|corpus| corpus.name.contains(only.as_str()))
+        .collect()
 }
 
 fn run_once(normalizer: &Normalizer, corpus: &Corpus, rows: &mut Vec<trade_model::SilverTrade>) {

@@ -7,7 +7,9 @@
 use serde::Deserialize;
 
 use crate::decimal::Spelling;
-use crate::decode::{first_byte, symbol, typed_error, utf8};
+use crate::decode::{
+    CheckedTrade, first_byte, push_trade, required, typed_error, unexpected_root, utf8,
+};
 use crate::model::{Exchange, Side, SilverTrade};
 use crate::normalizer::{Context, Outcome};
 use crate::reject::Reject;
@@ -37,15 +39,7 @@ pub(crate) fn decode(
     out: &mut Vec<SilverTrade>,
 ) -> Result<Outcome, Reject> {
     if first_byte(payload) != Some(b'{') {
-        return Err(
-            match serde_json::from_slice::<serde::de::IgnoredAny>(payload) {
-                Err(error) => Reject::from(error),
-                Ok(_) => Reject::WrongType {
-                    field: "$".to_owned(),
-                    detail: "expected a JSON object".to_owned(),
-                },
-            },
-        );
+        return Err(unexpected_root(payload, "expected a JSON object"));
     }
     let text = utf8(payload)?;
     let message: Message<'_> =
@@ -55,18 +49,12 @@ pub(crate) fn decode(
         Some(_) => return Ok(Outcome::Ignored),
         None => return Err(Reject::MissingField { field: "type" }),
     }
-    let trade_id = message
-        .trade_id
-        .ok_or(Reject::MissingField { field: "trade_id" })?;
-    let product = message.product_id.ok_or(Reject::MissingField {
-        field: "product_id",
-    })?;
-    let price = message
-        .price
-        .ok_or(Reject::MissingField { field: "price" })?;
-    let size = message.size.ok_or(Reject::MissingField { field: "size" })?;
-    let maker_side = message.side.ok_or(Reject::MissingField { field: "side" })?;
-    let time_text = message.time.ok_or(Reject::MissingField { field: "time" })?;
+    let trade_id = required(message.trade_id, "trade_id")?;
+    let product = required(message.product_id, "product_id")?;
+    let price = required(message.price, "price")?;
+    let size = required(message.size, "size")?;
+    let maker_side = required(message.side, "side")?;
+    let time_text = required(message.time, "time")?;
 
     let taker_side = match maker_side {
         "sell" => Side::Buy,
@@ -85,16 +73,16 @@ pub(crate) fn decode(
             value: time_text.to_owned(),
         })?;
     let timestamp = context.rules.timestamp(timestamp, context.now_micros)?;
-    let symbol = symbol(context, Exchange::Coinbase, product)?;
-    out.push(SilverTrade {
-        exchange: Exchange::Coinbase.as_str().to_owned(),
-        symbol,
-        trade_id,
-        timestamp,
-        price: amounts.price,
-        quantity: amounts.quantity,
-        quote_volume: amounts.quote_volume,
-        side: taker_side,
-    });
-    Ok(Outcome::Trades(1))
+    push_trade(
+        out,
+        context,
+        Exchange::Coinbase,
+        product,
+        CheckedTrade {
+            trade_id,
+            timestamp,
+            amounts,
+            side: taker_side,
+        },
+    )
 }

@@ -16,7 +16,9 @@ use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
 use crate::decimal::Spelling;
-use crate::decode::{first_byte, symbol, typed_error, utf8};
+use crate::decode::{
+    CheckedTrade, first_byte, push_trade, required, symbol, typed_error, unexpected_root, utf8,
+};
 use crate::model::{Exchange, Side, SilverTrade};
 use crate::normalizer::{Context, Outcome};
 use crate::reject::Reject;
@@ -30,13 +32,10 @@ pub(crate) fn decode(
     match first_byte(payload) {
         Some(b'[') => decode_v1(payload, context, out),
         Some(b'{') => decode_object(payload, context, out),
-        _ => Err(match serde_json::from_slice::<IgnoredAny>(payload) {
-            Err(error) => Reject::from(error),
-            Ok(_) => Reject::WrongType {
-                field: "$".to_owned(),
-                detail: "expected a v1 array frame or a v2 object".to_owned(),
-            },
-        }),
+        _ => Err(unexpected_root(
+            payload,
+            "expected a v1 array frame or a v2 object",
+        )),
     }
 }
 
@@ -118,16 +117,13 @@ fn decode_v1(
             }
         };
         let position = u32::try_from(position).unwrap_or(u32::MAX);
-        out.push(SilverTrade {
-            exchange: Exchange::Kraken.as_str().to_owned(),
-            symbol: symbol.clone(),
+        let trade = CheckedTrade {
             trade_id: derive_v1_trade_id(pair, position, fields),
             timestamp,
-            price: amounts.price,
-            quantity: amounts.quantity,
-            quote_volume: amounts.quote_volume,
+            amounts,
             side,
-        });
+        };
+        out.push(trade.into_row(Exchange::Kraken, symbol.clone()));
     }
     Ok(Outcome::Trades(trades.len()))
 }
@@ -220,23 +216,17 @@ fn decode_object(
         }
         None => return Err(Reject::MissingField { field: "type" }),
     }
-    let trades = message.data.ok_or(Reject::MissingField { field: "data" })?;
+    let trades = required(message.data, "data")?;
     if trades.is_empty() {
         return Err(Reject::EmptyTrades);
     }
     for trade in &trades {
-        let pair = trade
-            .symbol
-            .ok_or(Reject::MissingField { field: "symbol" })?;
-        let side = trade.side.ok_or(Reject::MissingField { field: "side" })?;
+        let pair = required(trade.symbol, "symbol")?;
+        let side = required(trade.side, "side")?;
         let price = number_text(trade.price, "price")?;
         let quantity = number_text(trade.qty, "qty")?;
-        let trade_id = trade
-            .trade_id
-            .ok_or(Reject::MissingField { field: "trade_id" })?;
-        let time_text = trade
-            .timestamp
-            .ok_or(Reject::MissingField { field: "timestamp" })?;
+        let trade_id = required(trade.trade_id, "trade_id")?;
+        let time_text = required(trade.timestamp, "timestamp")?;
         let amounts = context
             .rules
             .amounts(price, quantity, Spelling::JsonNumber)?;
@@ -256,23 +246,25 @@ fn decode_object(
                 });
             }
         };
-        out.push(SilverTrade {
-            exchange: Exchange::Kraken.as_str().to_owned(),
-            symbol: symbol(context, Exchange::Kraken, pair)?,
-            trade_id,
-            timestamp,
-            price: amounts.price,
-            quantity: amounts.quantity,
-            quote_volume: amounts.quote_volume,
-            side,
-        });
+        push_trade(
+            out,
+            context,
+            Exchange::Kraken,
+            pair,
+            CheckedTrade {
+                trade_id,
+                timestamp,
+                amounts,
+                side,
+            },
+        )?;
     }
     Ok(Outcome::Trades(trades.len()))
 }
 
 /// The text of a JSON number; a string or anything else is the wrong type.
 fn number_text<'a>(raw: Option<&'a RawValue>, field: &'static str) -> Result<&'a str, Reject> {
-    let text = raw.ok_or(Reject::MissingField { field })?.get();
+    let text = required(raw, field)?.get();
     match text.as_bytes().first() {
         Some(b'-' | b'0'..=b'9') => Ok(text),
         _ => Err(Reject::WrongType {
