@@ -239,3 +239,22 @@ create table if not exists txn_produce_offset (
     last_updated timestamptz default current_timestamp not null,
     created_at timestamptz default current_timestamp not null
 );
+
+-- Guard against a tansu 0.6.0 bug: `src/sql/topic_delete_by.sql` deletes every topic of
+-- the cluster (its WHERE selects the cluster that holds the named topic, not the topic),
+-- so one DeleteTopics request wipes every other topic, its partitions and its records
+-- through the cascades. tansu deletes the named topic's partitions (`topition`) first,
+-- with a correct filter, so at the moment of `delete from topic` only the named topic has
+-- none left: rows that still have partitions are kept.
+CREATE OR REPLACE FUNCTION phase4_delete_only_the_named_topic() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM topition WHERE topition.topic = OLD.id) THEN
+        RETURN NULL;
+    END IF;
+    RETURN OLD;
+END
+$$;
+DROP TRIGGER IF EXISTS phase4_delete_only_the_named_topic ON topic;
+CREATE TRIGGER phase4_delete_only_the_named_topic BEFORE DELETE ON topic
+    FOR EACH ROW EXECUTE FUNCTION phase4_delete_only_the_named_topic();
