@@ -214,7 +214,7 @@ async fn main() {
     .await
     .unwrap();
     let started = Instant::now();
-    // Row validation off, as in the processor's sink (trade-model's Side is repr(u8)).
+    // Row validation off, as in the processor's sink.
     let ch_insert = ch.clone().with_validation(false);
     for chunk in expected_rows.chunks(50_000) {
         let mut insert = ch_insert

@@ -58,9 +58,10 @@ impl Sink {
     /// A sink over `client` for `database`.
     pub fn new(client: clickhouse::Client, database: &str) -> Self {
         Self {
-            // Row validation off: trade-model's `Side` is `repr(u8)` while the crate only
-            // maps `Enum8` to `i8`; the RowBinary bytes are the same, and the columns are
-            // the shared contract checked by the end-to-end test.
+            // Row validation off on the hot path: it sends RowBinaryWithNamesAndTypes and
+            // checks every row against the schema, which costs CPU per trade; the columns
+            // are the shared contract (`sql/silver`), checked with validation on by the
+            // end-to-end tests' reads.
             insert_client: client.clone().with_validation(false),
             client,
             silver_table: quote::qualified(database, SILVER_TABLE),

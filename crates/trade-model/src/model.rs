@@ -69,11 +69,12 @@ impl FromStr for Exchange {
 
 /// The taker's side: BUY when the aggressor bought (lifted the ask).
 ///
-/// Stored as `Enum8('BUY' = 1, 'SELL' = 2)`.
+/// Stored as `Enum8('BUY' = 1, 'SELL' = 2)`; `repr(i8)` because the `clickhouse` crate's
+/// row validation maps `Enum8` to `i8` (the RowBinary byte is the same either way).
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize_repr, Deserialize_repr,
 )]
-#[repr(u8)]
+#[repr(i8)]
 pub enum Side {
     /// The taker bought.
     Buy = 1,

@@ -328,8 +328,6 @@ impl Harness {
     pub async fn silver_rows(&self) -> Vec<SilverTrade> {
         let mut rows = self
             .client
-            .clone()
-            .with_validation(false)
             .query(&format!(
                 "SELECT ?fields FROM {}",
                 quote::qualified(&self.database, "silver_trades")
