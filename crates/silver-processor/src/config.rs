@@ -52,7 +52,7 @@ pub struct KafkaSettings {
     /// `max.poll.interval.ms`: must exceed the longest ClickHouse outage we ride through
     /// without leaving the group.
     pub max_poll_interval_ms: u32,
-    /// `queued.max.messages.kbytes`: librdkafka's prefetch queue bound, per partition.
+    /// `queued.max.messages.kbytes`: librdkafka's prefetch queue bound, per consumer.
     pub queued_max_messages_kbytes: u32,
     /// `fetch.max.bytes`: largest fetch response.
     pub fetch_max_bytes: u32,
@@ -81,8 +81,11 @@ impl Default for KafkaSettings {
             dlq_topic: "market.crypto.trades.dlq".to_owned(),
             session_timeout_ms: 10_000,
             max_poll_interval_ms: 600_000,
-            queued_max_messages_kbytes: 2_048,
-            fetch_max_bytes: 2 * 1024 * 1024,
+            // With three consumers (one per topic), 2 MiB each took peak RSS past the
+            // 64 MB target; 1 MiB keeps it near 40 MiB at the same throughput
+            // (`cargo xtask bench silver`, docs/SILVER-DELIVERY.md).
+            queued_max_messages_kbytes: 1_024,
+            fetch_max_bytes: 1024 * 1024,
             isolation_level: "read_uncommitted".to_owned(),
             auto_offset_reset: "earliest".to_owned(),
             dlq_compression: "lz4".to_owned(),
@@ -111,7 +114,7 @@ impl Default for BatchSettings {
             max_rows: 20_000,
             max_bytes: 4 * 1024 * 1024,
             max_age_ms: 1_000,
-            max_in_flight_bytes: 16 * 1024 * 1024,
+            max_in_flight_bytes: 8 * 1024 * 1024,
         }
     }
 }

@@ -1,11 +1,26 @@
 //! The dead-letter topic: rejected messages with their original bytes and the reason in
 //! headers, delivered (acknowledged by the broker) before their offsets are committed.
+//!
+//! The producer is a `BaseProducer` polled by whoever awaits acknowledgements, not a
+//! `FutureProducer`: the latter's polling thread calls `poll(100 ms)`, whose last
+//! sub-millisecond remainder rounds down to a zero timeout and spins, which was about 60%
+//! of the idle processor's CPU (`perf`, docs/SILVER-DELIVERY.md).
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use futures::future::join_all;
+use rdkafka::client::ClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::error::KafkaResult;
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, ProducerContext};
+use tokio::sync::oneshot;
 
 use crate::batch::{RejectedMessage, TopicPartition};
+
+/// How often a sender waiting for acknowledgements serves librdkafka's delivery reports.
+const ACK_POLL_INTERVAL: Duration = Duration::from_millis(2);
 
 /// Header names on every dead-letter message.
 pub mod headers {
@@ -39,20 +54,45 @@ pub struct DlqError {
     pub first_error: String,
 }
 
+/// Routes each delivery report to the sender waiting for it.
+pub struct AckRouter;
+
+impl ClientContext for AckRouter {}
+
+impl ProducerContext for AckRouter {
+    type DeliveryOpaque = Box<oneshot::Sender<Result<(), String>>>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, waiting: Self::DeliveryOpaque) {
+        let outcome = match result {
+            Ok(_) => Ok(()),
+            Err((e, _)) => Err(e.to_string()),
+        };
+        // The sender may have given up (shutdown); the report is then of no use.
+        let _ = waiting.send(outcome);
+    }
+}
+
 /// Sends rejects to the dead-letter topic.
 #[derive(Clone)]
 pub struct DeadLetters {
-    producer: FutureProducer,
+    producer: Arc<BaseProducer<AckRouter>>,
     topic: String,
 }
 
 impl DeadLetters {
-    /// A sender to `topic` over `producer`.
-    pub fn new(producer: FutureProducer, topic: &str) -> Self {
-        Self {
-            producer,
+    /// A sender to `topic`, with a producer made from `config`.
+    pub fn new(config: &ClientConfig, topic: &str) -> KafkaResult<Self> {
+        Ok(Self {
+            producer: Arc::new(config.create_with_context(AckRouter)?),
             topic: topic.to_owned(),
-        }
+        })
+    }
+
+    /// Serves pending delivery reports, errors and logs without waiting. Called
+    /// periodically, so that librdkafka's event queue does not grow while no reject is
+    /// being delivered.
+    pub fn serve_events(&self) {
+        self.producer.poll(Duration::ZERO);
     }
 
     /// Sends every reject and waits for all acknowledgements. On error, the caller sends
@@ -91,19 +131,28 @@ impl DeadLetters {
                     key: headers::SOURCE_OFFSET,
                     value: Some(offset_text.as_str()),
                 });
-            let record = FutureRecord::<(), [u8]>::to(&self.topic)
+            let (ack, acked) = oneshot::channel();
+            let record = BaseRecord::<(), [u8], _>::with_opaque_to(&self.topic, Box::new(ack))
                 .payload(reject.payload.as_slice())
                 .headers(headers);
-            match self.producer.send_result(record) {
-                Ok(future) => pending.push(future),
+            match self.producer.send(record) {
+                Ok(()) => pending.push(acked),
                 Err((e, _)) => errors.push(e.to_string()),
             }
         }
-        for result in join_all(pending).await {
+        let mut acks = std::pin::pin!(join_all(pending));
+        let results = loop {
+            self.producer.poll(Duration::ZERO);
+            tokio::select! {
+                results = &mut acks => break results,
+                () = tokio::time::sleep(ACK_POLL_INTERVAL) => {}
+            }
+        };
+        for result in results {
             match result {
-                Ok(Ok(_)) => {}
-                Ok(Err((e, _))) => errors.push(e.to_string()),
-                Err(_) => errors.push("delivery cancelled".to_owned()),
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => errors.push(e),
+                Err(_) => errors.push("delivery report dropped".to_owned()),
             }
         }
         if errors.is_empty() {

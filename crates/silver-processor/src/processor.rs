@@ -19,7 +19,6 @@ use rdkafka::consumer::{
 };
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
-use rdkafka::producer::FutureProducer;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use tokio::sync::watch;
 use trade_model::{Exchange, InstrumentRegistry, Normalizer, Outcome, ValidationRules};
@@ -197,7 +196,7 @@ pub async fn run(
     }
     let sink = Sink::new(client, &settings.clickhouse.database);
 
-    let producer: FutureProducer = producer_config(&settings).create()?;
+    let dlq = DeadLetters::new(&producer_config(&settings), &settings.kafka.dlq_topic)?;
     // One consumer per topic (each in its own group `<group_id>.<topic>`) unless a regex
     // is given: tansu 0.6.0 stalls a fetch that spans several topics after draining the
     // first partition, and separate consumers also keep one exchange's backlog from
@@ -243,11 +242,11 @@ pub async fn run(
     let probe = tokio::spawn(probe_loop(
         broker_flags,
         sink.clone(),
+        dlq.clone(),
         readiness.clone(),
         stop_rx.clone(),
     ));
 
-    let dlq = DeadLetters::new(producer, &settings.kafka.dlq_topic);
     let normalizer = Normalizer::new(InstrumentRegistry::bundled(), ValidationRules::default());
     let mut workers: Vec<Worker> = consumers
         .into_iter()
@@ -366,10 +365,12 @@ impl Backoff {
     }
 }
 
-/// Watches ClickHouse for `/readyz` and folds the consumers' broker flags together.
+/// Watches ClickHouse for `/readyz`, folds the consumers' broker flags together and
+/// serves the dead-letter producer's events between deliveries.
 async fn probe_loop(
     broker_flags: Vec<Arc<std::sync::atomic::AtomicBool>>,
     sink: Sink,
+    dlq: DeadLetters,
     readiness: Arc<Readiness>,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -379,6 +380,7 @@ async fn probe_loop(
             _ = interval.tick() => {}
             _ = stop.changed() => return,
         }
+        dlq.serve_events();
         let ch_ok = matches!(
             tokio::time::timeout(Duration::from_secs(2), sink.ping()).await,
             Ok(Ok(()))
