@@ -212,9 +212,11 @@ impl Engine {
         };
         match self.docker.stop_container(id, Some(options)).await {
             Ok(()) => Ok(()),
-            // 304: already stopped.
+            // 304: already stopped. 404: already removed, e.g. by a run killed between
+            // the two calls; a resumed run must get past it.
             Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 304, ..
+                status_code: 304 | 404,
+                ..
             }) => Ok(()),
             Err(e) => Err(call("stop container", id)(e)),
         }

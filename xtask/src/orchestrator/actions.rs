@@ -1,6 +1,7 @@
 //! What each step does, over the workspace crates' libraries. Every step is idempotent:
 //! run twice, it finds its work done and only re-checks it.
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use super::state::{
 };
 use super::steps::Step;
 use super::tracker::LEGACY_SERVICES;
+use crate::stack::process::{self, Pid};
 
 /// How a step ended when it did not hit an error.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -219,13 +221,26 @@ impl Environment {
     fn deploy_processor(&self) -> anyhow::Result<StepResult> {
         let pid = match self.processor_pid() {
             Ok(pid) => pid,
-            Err(_) => self.start_processor()?,
+            Err(_) => {
+                if self.processor_pid_path().exists() {
+                    self.wait_out_dead_members();
+                }
+                self.start_processor()?
+            }
         };
         let base = format!("http://{}", self.config.processor.http_listen);
         let runtime = self.runtime()?;
         let deadline = std::time::Instant::now()
             + Duration::from_secs(self.config.processor.catch_up_timeout_secs);
         loop {
+            // Checked before readiness: another process answering on the same address
+            // (e.g. a processor of another migration) must not pass for ours. A zombie
+            // counts as exited: this run started it and does not reap it.
+            anyhow::ensure!(
+                is_processor(pid),
+                "the processor (pid {pid}) exited; see {}",
+                self.processor_log_path().display()
+            );
             let ready = runtime
                 .block_on(silver_processor::http::probe(
                     &format!("{base}/readyz"),
@@ -235,11 +250,6 @@ impl Environment {
             if ready {
                 break;
             }
-            anyhow::ensure!(
-                Path::new(&format!("/proc/{pid}")).exists(),
-                "the processor (pid {pid}) exited; see {}",
-                self.processor_log_path().display()
-            );
             anyhow::ensure!(
                 std::time::Instant::now() < deadline,
                 "the processor did not become ready at {base}/readyz"
@@ -260,6 +270,11 @@ impl Environment {
         };
         let mut last_report = std::time::Instant::now();
         let (rows, rejected, lag) = loop {
+            anyhow::ensure!(
+                is_processor(pid),
+                "the processor (pid {pid}) exited; see {}",
+                self.processor_log_path().display()
+            );
             let metrics =
                 http_get(&self.config.processor.http_listen, "/metrics").unwrap_or_default();
             let lag = metric_sum(&metrics, "silver_partition_lag");
@@ -323,6 +338,25 @@ impl Environment {
         self.config.work_path().join("silver-processor.log")
     }
 
+    /// A pid file without its process means the processor died, possibly without leaving
+    /// its consumer groups (kill -9, a crash), so it stays a member until its session times
+    /// out. On tansu 0.6.0 a processor that joins before then was seen to get no partitions
+    /// and keep none for minutes: the dead member's expiry does not rebalance the group. So
+    /// the session is waited out first (the processor's own setting, read as it will).
+    fn wait_out_dead_members(&self) {
+        use silver_processor::config::{ENV_PREFIX, KafkaSettings, Settings};
+        let session_ms = layered_config::load::<Settings>(None, ENV_PREFIX)
+            .map(|settings| settings.kafka.session_timeout_ms)
+            .unwrap_or_else(|_| KafkaSettings::default().session_timeout_ms);
+        let wait = Duration::from_millis(u64::from(session_ms)) + Duration::from_secs(3);
+        println!(
+            "  the previous processor is gone without a clean stop; waiting {:.0}s for its \
+             consumer group session to expire",
+            wait.as_secs_f64()
+        );
+        std::thread::sleep(wait);
+    }
+
     /// Starts the processor in the background, detached from this process's lifetime.
     fn start_processor(&self) -> anyhow::Result<u32> {
         let binary = self.build_processor()?;
@@ -330,13 +364,19 @@ impl Environment {
         std::fs::create_dir_all(&work)?;
         let log = std::fs::File::create(self.processor_log_path())?;
         let ch = &self.config.clickhouse;
+        let topics = toml::Value::try_from(self.config.topics.raw_topics())?.to_string();
         let child = std::process::Command::new(&binary)
             .arg("run")
             .env("SILVER__KAFKA__BROKERS", &self.config.kafka_brokers)
             .env("SILVER__KAFKA__GROUP_ID", &self.config.processor.group_id)
+            .env("SILVER__KAFKA__TOPICS", topics)
+            .env("SILVER__KAFKA__DLQ_TOPIC", &self.config.topics.dlq)
             .env("SILVER__CLICKHOUSE__URL", &ch.url)
             .env("SILVER__CLICKHOUSE__DATABASE", &ch.database)
             .env("SILVER__HTTP__LISTEN", &self.config.processor.http_listen)
+            // Its own process group: a Ctrl-C or a kill of this run's group must not take
+            // the deployed service down with it.
+            .process_group(0)
             .stdin(std::process::Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
@@ -526,6 +566,7 @@ impl Environment {
             ..ohlcv_validator::ValidatorConfig::default()
         };
         config.v1.table = self.config.legacy.v1_candles_table.clone();
+        config.v1.database = self.config.v1_candles_database().to_owned();
         config.tolerance.ohlc_abs = self.config.validation.ohlc_abs;
         config.tolerance.volume_abs = self.config.validation.volume_abs;
         let table = ch_support::quote::qualified(&self.config.clickhouse.database, "silver_trades");
@@ -727,10 +768,48 @@ impl Environment {
         })?;
         let pid: u32 = text.trim().parse().context("bad pid file")?;
         anyhow::ensure!(
-            Path::new(&format!("/proc/{pid}")).exists(),
+            is_processor(pid),
             "the processor (pid {pid}) is not running"
         );
         Ok(pid)
+    }
+
+    /// Stops the processor step 3 started, if it still runs: SIGTERM (it flushes, commits
+    /// and exits), SIGKILL if it is still there after `PROCESSOR_GRACE`. Removes
+    /// the pid file. Returns the pid it stopped, if any. Idempotent.
+    pub fn stop_processor(&self) -> anyhow::Result<Option<u32>> {
+        let path = self.processor_pid_path();
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            return Ok(None);
+        };
+        let stopped = match text.trim().parse::<u32>() {
+            Ok(pid) if process::stop(Pid(pid), PROCESSOR_MARKER, "TERM", PROCESSOR_GRACE)? => {
+                Some(pid)
+            }
+            _ => None,
+        };
+        std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
+        Ok(stopped)
+    }
+
+    /// The address of the broker the processor was started against, read from its
+    /// environment (`None` when it is not running or cannot be read).
+    pub fn running_processor_brokers(&self) -> Option<String> {
+        let pid: u32 = std::fs::read_to_string(self.processor_pid_path())
+            .ok()?
+            .trim()
+            .parse()
+            .ok()?;
+        if !is_processor(pid) {
+            return None;
+        }
+        let environ = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+        environ.split(|b| *b == 0).find_map(|entry| {
+            let entry = String::from_utf8_lossy(entry);
+            entry
+                .strip_prefix("SILVER__KAFKA__BROKERS=")
+                .map(str::to_owned)
+        })
     }
 
     /// Step 7.
@@ -832,14 +911,15 @@ impl Environment {
     ) -> (Result<resources::Usage, String>, String) {
         let rate = u64::from(self.config.measure.load_rate);
         // Load trades dated the last ten minutes: valid (not in the future, which the
-        // processor would reject) and after the demo's validated range, which ends at the
-        // midnight after the replayed day.
+        // processor would reject). They fall after the demo's validated range (whole days)
+        // unless the replayed hours cross midnight; docs/ORCHESTRATOR.md, "Load for step 7".
         let now_micros = time::OffsetDateTime::now_utc().unix_timestamp() * 1_000_000;
         let config = replay::generator_config(now_micros as u64 ^ 0x5eed, now_micros, 600_000_000);
-        let mut replayer = match replay::Replayer::new(&self.config.kafka_brokers, config) {
-            Ok(r) => r,
-            Err(e) => return (Err(format!("{e:#}")), "no load".into()),
-        };
+        let mut replayer =
+            match replay::Replayer::new(&self.config.kafka_brokers, &self.config.topics, config) {
+                Ok(r) => r,
+                Err(e) => return (Err(format!("{e:#}")), "no load".into()),
+            };
         let consumed = || {
             metric_sum(
                 &http_get(&self.config.processor.http_listen, "/metrics").unwrap_or_default(),
@@ -882,6 +962,18 @@ impl Environment {
     }
 }
 
+/// How long a SIGTERMed processor may take: its own shutdown bound is 30 s.
+const PROCESSOR_GRACE: Duration = Duration::from_secs(40);
+
+/// The processor binary's name, as its command line shows it.
+const PROCESSOR_MARKER: &str = "silver-processor";
+
+/// Whether `pid` is alive (not a zombie) and runs the silver processor: a pid file can
+/// outlive its process, and pids are reused.
+fn is_processor(pid: u32) -> bool {
+    process::is_running(Pid(pid), PROCESSOR_MARKER)
+}
+
 fn as_refs(files: &[PathBuf]) -> Vec<&Path> {
     files.iter().map(PathBuf::as_path).collect()
 }
@@ -920,4 +1012,33 @@ fn rfc3339_micros(micros: i64) -> String {
         .ok()
         .and_then(|t| t.format(&format).ok())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn environment_in(dir: &Path) -> Environment {
+        Environment::from_config(&OrchestratorConfig {
+            work_dir: dir.to_owned(),
+            ..OrchestratorConfig::default()
+        })
+    }
+
+    #[test]
+    fn stopping_without_a_live_processor_only_removes_a_stale_pid_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let env = environment_in(dir.path());
+        assert_eq!(env.stop_processor().unwrap(), None);
+        // Our own pid is alive but not a processor: a reused pid is never signalled.
+        std::fs::write(
+            env.processor_pid_path(),
+            format!("{}\n", std::process::id()),
+        )
+        .unwrap();
+        assert_eq!(env.running_processor_brokers(), None);
+        assert_eq!(env.stop_processor().unwrap(), None);
+        assert!(!env.processor_pid_path().exists());
+        assert_eq!(env.stop_processor().unwrap(), None);
+    }
 }

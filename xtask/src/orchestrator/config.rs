@@ -85,6 +85,10 @@ pub struct LegacyConfig {
     pub also_remove: Vec<String>,
     /// The v1 candles tables in ClickHouse; `{tf}` is replaced by the timeframe label.
     pub v1_candles_table: String,
+    /// The database of the v1 candles tables; empty means `clickhouse.database`. When it
+    /// names another database, the demo takes the candles there as given and does not
+    /// build them (several migrations can then be checked against one v1 set).
+    pub v1_candles_database: String,
 }
 
 impl Default for LegacyConfig {
@@ -95,6 +99,7 @@ impl Default for LegacyConfig {
             compose_project: "market-v1".to_owned(),
             also_remove: vec!["spark-checkpoint-cleaner".to_owned()],
             v1_candles_table: "legacy_ohlcv_{tf}".to_owned(),
+            v1_candles_database: String::new(),
         }
     }
 }
@@ -141,6 +146,41 @@ impl Default for ValidationSettings {
     }
 }
 
+/// The broker topics the processor consumes and the replays write to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TopicsConfig {
+    /// The raw topic of each exchange; `{exchange}` is replaced by `binance`, `kraken`,
+    /// `coinbase`.
+    pub raw: String,
+    /// The dead-letter topic.
+    pub dlq: String,
+}
+
+impl Default for TopicsConfig {
+    fn default() -> Self {
+        Self {
+            raw: "market.crypto.trades.{exchange}.raw".to_owned(),
+            dlq: "market.crypto.trades.dlq".to_owned(),
+        }
+    }
+}
+
+impl TopicsConfig {
+    /// The raw topic of `exchange`.
+    pub fn raw_topic(&self, exchange: trade_model::Exchange) -> String {
+        self.raw.replace("{exchange}", exchange.as_str())
+    }
+
+    /// Every raw topic, in `Exchange::ALL` order.
+    pub fn raw_topics(&self) -> Vec<String> {
+        trade_model::Exchange::ALL
+            .into_iter()
+            .map(|exchange| self.raw_topic(exchange))
+            .collect()
+    }
+}
+
 /// The silver processor that step 3 deploys.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -180,6 +220,8 @@ pub struct OrchestratorConfig {
     pub phase_owner: String,
     /// Kafka bootstrap servers.
     pub kafka_brokers: String,
+    /// The raw and dead-letter topics.
+    pub topics: TopicsConfig,
     /// ClickHouse connection.
     pub clickhouse: ClickHouseConfig,
     /// The legacy deployment.
@@ -205,6 +247,7 @@ impl Default for OrchestratorConfig {
             phase_owner: "Platform Engineering".to_owned(),
             kafka_brokers: std::env::var("PHASE4_KAFKA_BROKERS")
                 .unwrap_or_else(|_| "127.0.0.1:19092".to_owned()),
+            topics: TopicsConfig::default(),
             clickhouse: ClickHouseConfig {
                 url: std::env::var("PHASE4_CLICKHOUSE_URL")
                     .unwrap_or_else(|_| ch_support::DEFAULT_CLICKHOUSE_URL.to_owned()),
@@ -250,6 +293,15 @@ impl Validate for OrchestratorConfig {
         if self.clickhouse.database.is_empty() {
             return Err(invalid("clickhouse.database", "must not be empty"));
         }
+        if !self.topics.raw.contains("{exchange}") {
+            return Err(invalid(
+                "topics.raw",
+                "must contain `{exchange}` (one raw topic per exchange)",
+            ));
+        }
+        if self.topics.dlq.trim().is_empty() {
+            return Err(invalid("topics.dlq", "must not be empty"));
+        }
         Ok(())
     }
 }
@@ -284,6 +336,15 @@ impl OrchestratorConfig {
         Self::resolve(&self.work_dir)
     }
 
+    /// The database of the v1 candles tables.
+    pub fn v1_candles_database(&self) -> &str {
+        if self.legacy.v1_candles_database.is_empty() {
+            &self.clickhouse.database
+        } else {
+            &self.legacy.v1_candles_database
+        }
+    }
+
     /// The edited compose file, absolute.
     pub fn compose_path(&self) -> PathBuf {
         Self::resolve(&self.legacy.compose_file)
@@ -311,5 +372,39 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("targets.total_cpu"), "{err}");
+    }
+
+    #[test]
+    fn topics_follow_their_template_and_one_without_exchange_is_refused() {
+        let env = [(
+            "PHASE4_MIGRATE__TOPICS__RAW".to_owned(),
+            "t1.{exchange}.raw".to_owned(),
+        )];
+        let config: OrchestratorConfig =
+            layered_config::load_from(None, CONFIG_PREFIX, env).unwrap();
+        assert_eq!(
+            config.topics.raw_topics(),
+            ["t1.binance.raw", "t1.kraken.raw", "t1.coinbase.raw"]
+        );
+        assert_eq!(
+            OrchestratorConfig::default().topics.raw_topics()[0],
+            "market.crypto.trades.binance.raw"
+        );
+        let env = [(
+            "PHASE4_MIGRATE__TOPICS__RAW".to_owned(),
+            "t1.raw".to_owned(),
+        )];
+        let err = layered_config::load_from::<OrchestratorConfig, _>(None, CONFIG_PREFIX, env)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("topics.raw"), "{err}");
+    }
+
+    #[test]
+    fn v1_candles_live_in_the_migration_database_unless_another_is_named() {
+        let mut config = OrchestratorConfig::default();
+        assert_eq!(config.v1_candles_database(), "default");
+        config.legacy.v1_candles_database = "legacy".to_owned();
+        assert_eq!(config.v1_candles_database(), "legacy");
     }
 }

@@ -53,7 +53,21 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     println!("  {}", summary.describe());
 
     println!("==> 4/5 v1 candles (legacy semantics) over the same trades");
-    legacy_candles(&config, &env, &args)?;
+    if config.v1_candles_database() == config.clickhouse.database {
+        legacy_candles(&config, &env, &args)?;
+    } else {
+        println!(
+            "  given in database `{}` (legacy.v1_candles_database); not rebuilt",
+            config.v1_candles_database()
+        );
+    }
+    if args.prepare_only {
+        println!(
+            "demo prepared in {:.0}s (--prepare-only: migrate not run)",
+            started.elapsed().as_secs_f64()
+        );
+        return Ok(());
+    }
 
     println!("==> 5/5 migrate");
     let result = runner::run(
@@ -192,12 +206,15 @@ fn replay_once(
         println!("  already replayed (recorded in {})", path.display());
         return Ok(summary);
     }
-    let now_micros = time::OffsetDateTime::now_utc().unix_timestamp() * 1_000_000;
+    let now_micros = args
+        .replay_now_micros
+        .unwrap_or_else(|| time::OffsetDateTime::now_utc().unix_timestamp() * 1_000_000);
     // Trades over the day before now: the stream crosses midnight UTC, and future-dated
     // invalid messages stay in the future while the processor runs.
     let generator = replay::generator_config(args.seed, now_micros, 86_400_000_000);
     let total = (args.messages_per_exchange as u64) * 3;
-    let summary = replay::replay_all(&config.kafka_brokers, generator, total)?;
+    replay::ensure_topics(&config.kafka_brokers, &config.topics)?;
+    let summary = replay::replay_all(&config.kafka_brokers, &config.topics, generator, total)?;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }

@@ -106,6 +106,15 @@ pub struct DemoArgs {
     /// ties keep exchange order (trade id), as a legacy run whose shuffle kept the order.
     #[arg(long)]
     pub v1_shuffled_ties: bool,
+    /// Prepare only (stack, legacy stand-ins, replay, v1 candles) and stop before the final
+    /// `migrate`; the kill-and-resume test drives `migrate` itself.
+    #[arg(long, hide = true)]
+    pub prepare_only: bool,
+    /// The replay's "now" in microseconds since the epoch instead of the current time: the
+    /// same seed and "now" give the same trades, so several environments can share one v1
+    /// candle set.
+    #[arg(long, hide = true, value_name = "MICROS")]
+    pub replay_now_micros: Option<i64>,
 }
 
 /// Arguments of `cargo xtask rollback`.
@@ -162,6 +171,20 @@ pub fn status(args: StatusArgs) -> anyhow::Result<()> {
 /// Runs `demo`.
 pub fn demo(args: DemoArgs) -> anyhow::Result<()> {
     demo::run(args)
+}
+
+/// Stops the silver processor that `migrate` step 3 started (its pid file is in the
+/// configured work dir), when it consumes from `kafka_brokers`. `stack down` calls it: a
+/// processor left running against a stopped stack only retries and keeps its port, and
+/// after the stack's data is wiped it would reconnect to an empty broker and ClickHouse.
+/// Returns the pid it stopped; idempotent.
+pub fn stop_processor_on(kafka_brokers: &str) -> anyhow::Result<Option<u32>> {
+    let config = OrchestratorConfig::load(None)?;
+    let env = actions::Environment::from_config(&config);
+    match env.running_processor_brokers() {
+        Some(brokers) if brokers == kafka_brokers => env.stop_processor(),
+        _ => Ok(None),
+    }
 }
 
 /// Runs `rollback`.

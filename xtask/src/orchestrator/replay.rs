@@ -7,13 +7,35 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use rdkafka::ClientConfig;
+use rdkafka::admin::AdminClient;
+use rdkafka::client::DefaultClientContext;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::types::RDKafkaErrorCode;
 use serde::{Deserialize, Serialize};
 use trade_model::generator::{Expected, GeneratedMessage, Generator, GeneratorConfig};
 
-/// The raw topic of an exchange.
-pub fn raw_topic(exchange: trade_model::Exchange) -> String {
-    format!("market.crypto.trades.{}.raw", exchange.as_str())
+use super::config::TopicsConfig;
+
+/// Partitions of each raw topic and of the dead-letter topic, as `stack up` creates the
+/// default ones.
+const RAW_PARTITIONS: i32 = 3;
+const DLQ_PARTITIONS: i32 = 1;
+
+/// Creates the configured raw and dead-letter topics that do not exist yet (the broker
+/// does not auto-create them). A no-op for the default topics, which `stack up` creates.
+pub fn ensure_topics(brokers: &str, topics: &TopicsConfig) -> anyhow::Result<()> {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .context("creating the Kafka admin client")?;
+    let raw = topics.raw_topics();
+    let mut wanted: Vec<(&str, i32)> = raw
+        .iter()
+        .map(|name| (name.as_str(), RAW_PARTITIONS))
+        .collect();
+    wanted.push((topics.dlq.as_str(), DLQ_PARTITIONS));
+    crate::stack::broker::ensure_topics(&admin, &wanted)
+        .context("creating the raw and dead-letter topics")
 }
 
 /// What a replay sent and what the processor must make of it.
@@ -110,14 +132,19 @@ pub fn producer(brokers: &str) -> anyhow::Result<BaseProducer> {
 /// Sends messages from `generator`, counting them into `summary`.
 pub struct Replayer {
     producer: BaseProducer,
+    topics: TopicsConfig,
     generator: Generator,
     /// What was sent so far.
     pub summary: ReplaySummary,
 }
 
 impl Replayer {
-    /// A replayer of `config`'s stream into `brokers`.
-    pub fn new(brokers: &str, config: GeneratorConfig) -> anyhow::Result<Self> {
+    /// A replayer of `config`'s stream into the raw `topics` at `brokers`.
+    pub fn new(
+        brokers: &str,
+        topics: &TopicsConfig,
+        config: GeneratorConfig,
+    ) -> anyhow::Result<Self> {
         let summary = ReplaySummary {
             seed: config.seed,
             start_micros: config.start_micros,
@@ -126,6 +153,7 @@ impl Replayer {
         };
         Ok(Self {
             producer: producer(brokers)?,
+            topics: topics.clone(),
             generator: Generator::new(config),
             summary,
         })
@@ -137,15 +165,14 @@ impl Replayer {
             let Some(message) = self.generator.next() else {
                 break;
             };
-            let topic = raw_topic(message.exchange);
+            let topic = self.topics.raw_topic(message.exchange);
             let mut record: BaseRecord<'_, (), [u8]> =
                 BaseRecord::to(&topic).payload(message.payload.as_slice());
             loop {
                 match self.producer.send(record) {
                     Ok(()) => break,
                     Err((e, back))
-                        if e.rdkafka_error_code()
-                            == Some(rdkafka::types::RDKafkaErrorCode::QueueFull) =>
+                        if e.rdkafka_error_code() == Some(RDKafkaErrorCode::QueueFull) =>
                     {
                         self.producer.poll(Duration::from_millis(50));
                         record = back;
@@ -170,10 +197,11 @@ impl Replayer {
 /// Replays `total` messages as fast as the broker takes them; prints progress.
 pub fn replay_all(
     brokers: &str,
+    topics: &TopicsConfig,
     config: GeneratorConfig,
     total: u64,
 ) -> anyhow::Result<ReplaySummary> {
-    let mut replayer = Replayer::new(brokers, config)?;
+    let mut replayer = Replayer::new(brokers, topics, config)?;
     let started = Instant::now();
     let chunk = 10_000;
     let mut sent = 0;

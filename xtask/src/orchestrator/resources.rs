@@ -361,22 +361,25 @@ pub async fn sample_containers(
     while rounds == 0 || start.elapsed() < window {
         let mut round_memory = 0u64;
         let mut round_cpu = 0.0;
-        for id in &ids {
-            // One-shot off: the daemon takes two readings a second apart, so the CPU delta
-            // is over a real interval.
+        // One-shot off: the daemon takes two readings a second apart, so the CPU delta is
+        // over a real interval. All containers at once, so a round takes that second, not
+        // a second per container.
+        let readings = futures::future::join_all(ids.iter().map(|id| {
             let options = StatsOptionsBuilder::new()
                 .stream(false)
                 .one_shot(false)
                 .build();
             let mut stream = docker.stats(id, Some(options));
-            if let Some(Ok(stats)) = stream.next().await {
-                round_memory += stats
-                    .memory_stats
-                    .as_ref()
-                    .and_then(|m| m.usage)
-                    .unwrap_or(0);
-                round_cpu += cpu_fraction(&stats).unwrap_or(0.0);
-            }
+            async move { stream.next().await }
+        }))
+        .await;
+        for stats in readings.into_iter().flatten().flatten() {
+            round_memory += stats
+                .memory_stats
+                .as_ref()
+                .and_then(|m| m.usage)
+                .unwrap_or(0);
+            round_cpu += cpu_fraction(&stats).unwrap_or(0.0);
         }
         cpu_sum += round_cpu;
         cpu_samples += 1;

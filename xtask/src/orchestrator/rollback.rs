@@ -158,26 +158,10 @@ fn drop_gold_objects(
 }
 
 fn stop_processor(env: &Environment) -> anyhow::Result<String> {
-    let path = env.processor_pid_path();
-    let Ok(text) = std::fs::read_to_string(&path) else {
-        return Ok("no processor pid file".to_owned());
-    };
-    let pid = text.trim().to_owned();
-    if std::path::Path::new(&format!("/proc/{pid}")).exists() {
-        // SIGTERM: the processor flushes, commits and exits 0.
-        let status = std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()?;
-        anyhow::ensure!(status.success(), "kill -TERM {pid} failed");
-        for _ in 0..60 {
-            if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(500));
-        }
-    }
-    std::fs::remove_file(&path)?;
-    Ok(format!("processor (pid {pid}) stopped"))
+    Ok(match env.stop_processor()? {
+        Some(pid) => format!("processor (pid {pid}) stopped"),
+        None => "no processor running".to_owned(),
+    })
 }
 
 fn drop_silver_objects(

@@ -153,13 +153,21 @@ pub fn start(config: &StackConfig) -> anyhow::Result<()> {
 /// Creates the project's topics; existing ones are left as they are.
 pub fn create_topics(port: u16) -> anyhow::Result<()> {
     let admin: AdminClient<DefaultClientContext> = client_config(port).create()?;
-    let topics: Vec<NewTopic<'_>> = TOPICS
+    ensure_topics(&admin, &TOPICS).context("creating the project's topics")
+}
+
+/// Creates each `(name, partitions)` topic that does not exist yet; the broker does not
+/// auto-create topics.
+pub fn ensure_topics(
+    admin: &AdminClient<DefaultClientContext>,
+    topics: &[(&str, i32)],
+) -> anyhow::Result<()> {
+    let wanted: Vec<NewTopic<'_>> = topics
         .iter()
         .map(|(name, partitions)| NewTopic::new(name, *partitions, TopicReplication::Fixed(1)))
         .collect();
     let options = AdminOptions::new().request_timeout(Some(Duration::from_secs(10)));
-    let results = futures::executor::block_on(admin.create_topics(&topics, &options))
-        .context("creating the project's topics")?;
+    let results = futures::executor::block_on(admin.create_topics(&wanted, &options))?;
     for result in results {
         match result {
             Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}

@@ -12,11 +12,11 @@
 //! stops, by recorded pid, what `up` started and nothing else. Other xtask modules use
 //! [`ensure_up`], [`down`] and the per-part start/stop functions.
 
-mod broker;
+pub(crate) mod broker;
 mod clickhouse;
 mod docker;
 mod postgres;
-mod process;
+pub(crate) mod process;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -239,7 +239,15 @@ fn join<T>(handle: std::thread::ScopedJoinHandle<'_, anyhow::Result<T>>) -> anyh
 
 fn down_with(config: &StackConfig) -> anyhow::Result<()> {
     let _lock = lock_stack()?;
-    let _ = config;
+    // The silver processor `migrate` started is not a part `up` started, but it only runs
+    // against this stack: stop it first, while the broker and ClickHouse still take its
+    // last insert and commit. A failure here must not keep the parts running.
+    let processor = crate::orchestrator::stop_processor_on(&config.kafka_brokers());
+    match &processor {
+        Ok(Some(pid)) => eprintln!("stack down: silver-processor (pid {pid}) stopped"),
+        Ok(None) => eprintln!("stack down: silver-processor was not running"),
+        Err(error) => eprintln!("stack down: silver-processor NOT stopped: {error:#}"),
+    }
     // The broker before its storage, so it does not log a storm of connection errors.
     for (part, stop) in [
         ("broker", broker::stop as fn() -> anyhow::Result<bool>),
@@ -256,7 +264,7 @@ fn down_with(config: &StackConfig) -> anyhow::Result<()> {
             }
         );
     }
-    Ok(())
+    processor.map(|_| ())
 }
 
 fn stop_part(config: &StackConfig, part: Part) -> anyhow::Result<()> {
