@@ -1,6 +1,9 @@
 //! Throughput of the gate: validates N 1m candles per side (default 10,000,000; override
-//! with `OHLCV_BENCH_CANDLES`) against the real ClickHouse engine and prints candles/s and
-//! this process's peak RSS (VmHWM). Target: >= 2,000,000 candles/s.
+//! with `OHLCV_BENCH_CANDLES`) against the real ClickHouse engine and prints candles/s
+//! (target: at least 2,000,000), this process's peak RSS (VmHWM) and the load average
+//! around the run. The tables are measured once their background merges have
+//! settled, next to the engine's floor on them (a `count()` scan, reading every compared
+//! column); `RUST_LOG=ohlcv_validator=debug` adds the time of each step.
 //!
 //! v2 is a plain table with the gold finalizing view's columns (what is measured is the
 //! validator, not the gold views); v1 has the legacy types (Float64, microseconds) and
@@ -12,7 +15,7 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use ch_support::ClickHouseConfig;
-use ch_support::quote::{ident, qualified};
+use ch_support::quote::{ident, qualified, string_literal};
 use ohlcv_validator::{Timeframe, ValidatorConfig, validate};
 
 const SYMBOLS: u64 = 100;
@@ -27,6 +30,14 @@ fn peak_rss_kib() -> u64 {
                 .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
         })
         .unwrap_or(0)
+}
+
+/// Other work on the machine shares the engine's cores; the rate means little without it.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".to_owned())
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -118,6 +129,59 @@ async fn main() {
         "generated {candles} candles per side in {:.1} s",
         generated.elapsed().as_secs_f64()
     );
+    // Freshly inserted parts are merged in the background, which would compete with the
+    // validation for the same cores: measure settled tables, as a gate run sees them.
+    let settling = Instant::now();
+    let merges = format!(
+        "SELECT count() FROM system.merges WHERE database = {}",
+        string_literal(&database)
+    );
+    while admin.query(&merges).fetch_all::<u64>().await.unwrap() != [0]
+        && settling.elapsed().as_secs() < 300
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    println!(
+        "background merges settled in {:.1} s",
+        settling.elapsed().as_secs_f64()
+    );
+
+    // The engine's floor here, to read the rate against: what a scan costs before any
+    // comparison work.
+    let floors = [
+        (
+            "count() over v1 (metadata only)",
+            format!("SELECT count() FROM {}", t("legacy_ohlcv_1m")),
+        ),
+        (
+            "count() over v1 scanning window_start",
+            format!(
+                "SELECT count() FROM {} WHERE window_start >= 0",
+                t("legacy_ohlcv_1m")
+            ),
+        ),
+        (
+            "reading every compared column of v1",
+            format!(
+                "SELECT sum(cityHash64(symbol, exchange)), sum(window_start), sum(open_price), \
+                 sum(high_price), sum(low_price), sum(close_price), sum(volume), sum(trade_count) FROM {}",
+                t("legacy_ohlcv_1m")
+            ),
+        ),
+        (
+            "reading every compared column of v2",
+            format!(
+                "SELECT sum(cityHash64(exchange, symbol)), sum(toUInt32(window_start)), sum(open), \
+                 sum(high), sum(low), sum(close), sum(volume), sum(trade_count) FROM {}",
+                t("gold_ohlcv_1m")
+            ),
+        ),
+    ];
+    for (what, sql) in floors {
+        let started = Instant::now();
+        exec(sql).await;
+        println!("floor: {what}: {:.3} s", started.elapsed().as_secs_f64());
+    }
 
     let mut config = ValidatorConfig {
         clickhouse: ClickHouseConfig {
@@ -132,19 +196,23 @@ async fn main() {
         .map(|i| (format!("S{i}USDT"), format!("S{i}/USDT")))
         .collect::<BTreeMap<_, _>>();
     let client = ch_support::client(&config.clickhouse);
+    let load_before = load_average();
     let started = Instant::now();
     let report = validate(&client, &config).await.unwrap();
     let seconds = started.elapsed().as_secs_f64();
+    let load_after = load_average();
     let tf = &report.timeframes[0];
     println!("{}", report.markdown_table());
     println!(
         "validated {} v1 + {} v2 1m candles in {seconds:.2} s: {:.0} candles/s per side \
-         (target >= 2,000,000); mismatches {} (expected about 100); peak RSS (VmHWM) {} KiB",
+         (target >= 2,000,000); mismatches {} (expected about 100); peak RSS (VmHWM) {} KiB; \
+         1-minute load average {load_before} before, {load_after} after ({} CPUs)",
         tf.v1_rows,
         tf.v2_rows,
         tf.v1_rows as f64 / seconds,
         tf.mismatch_counts.total,
-        peak_rss_kib()
+        peak_rss_kib(),
+        std::thread::available_parallelism().map_or(0, usize::from),
     );
     exec(format!("DROP DATABASE {}", ident(&database))).await;
 }

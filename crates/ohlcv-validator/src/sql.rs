@@ -5,9 +5,12 @@
 //! Both sides are first projected to one shape, the *side projection*:
 //! `k_exchange String, k_symbol String, k_ws DateTime('UTC'), o, h, l, c Float64,
 //! vol (Float64 or Decimal128(S)), n UInt64`, with v1 names already mapped to v2 names.
-//! The comparison is then a `UNION ALL` of the two projections grouped by
-//! `(k_exchange, k_symbol, k_ws)`: the same result as a FULL OUTER JOIN on that key, in one
-//! hash aggregation, and it also reveals duplicate keys (which a join would multiply).
+//! The comparison is then a `UNION ALL` of the two projections grouped by key: the same
+//! result as a FULL OUTER JOIN on the key, in one hash aggregation, and it also reveals
+//! duplicate keys (which a join would multiply). It runs in two passes: [`create_comparison`]
+//! reads every candle once, with per-key state kept to a few sums, and yields each side's
+//! count and checksum plus the keys that may differ; [`create_mismatches`] then looks at
+//! those keys only, with every value.
 
 use std::collections::BTreeMap;
 
@@ -185,11 +188,15 @@ pub fn side_extent(projection: &str) -> String {
     )
 }
 
+/// The checksum's unit: the hash of one side-projection row (see the report contract,
+/// `v1_checksum`). [`side_checksum`] and [`create_comparison`] both use it, so a report's
+/// checksums and the gate's recomputation agree.
+const ROW_HASH: &str = "cityHash64(k_exchange, k_symbol, k_ws, o, h, l, c, vol, n)";
+
 /// Row count and order-independent content checksum of one side inside the range.
 pub fn side_checksum(projection: &str, range: WindowRange) -> String {
     format!(
-        "SELECT count() AS rows, sumWithOverflow(cityHash64(k_exchange, k_symbol, k_ws, o, h, l, c, \
-         vol, n)) AS checksum FROM ({})",
+        "SELECT count() AS rows, sumWithOverflow({ROW_HASH}) AS checksum FROM ({})",
         in_range(projection, range)
     )
 }
@@ -207,32 +214,88 @@ pub const KINDS: [&str; 9] = [
     "trade_count",
 ];
 
-/// Columns of a mismatch table after the key, in order.
-const MISMATCH_VALUES: [&str; 15] = [
-    "v1_rows",
-    "v2_rows",
-    "v1_open",
-    "v2_open",
-    "v1_high",
-    "v2_high",
-    "v1_low",
-    "v2_low",
-    "v1_close",
-    "v2_close",
-    "v1_volume",
-    "v2_volume",
-    "v1_trades",
-    "v2_trades",
-    "kinds",
-];
-
-/// Creates `target` with one row per mismatching key and a `kinds` bit mask (see [`KINDS`]).
+/// Pass 1 over both sides, the only one that reads every candle: creates `target` with one
+/// row per key that may mismatch (`differs = 1`, key `(m_kh, m_ws)` with
+/// `m_kh = cityHash64(k_exchange, k_symbol)`), plus one row (`differs = 0`) summing all
+/// other keys. Every row carries its keys' `v1_rows`, `v2_rows`, `v1_checksum` and
+/// `v2_checksum`, so [`comparison_totals`] gives each side's count and checksum without a
+/// scan of its own.
 ///
-/// The key is `(kh, k_ws)` with `kh = cityHash64(k_exchange, k_symbol)`: a fixed-size key
-/// makes the 2N-row aggregation several times faster than grouping on two strings. The
-/// names are joined back for the (few) mismatching keys by [`name_mismatches`].
+/// Per key it keeps only sums, which the engine's JIT fuses into one pass over the rows
+/// (interpreted, each aggregate state costs another random access per row;
+/// `min_count_to_compile_aggregate_expression = 0` compiles on the first run, not the
+/// third): the candles per side, and per value the sum of `v1` and `-v2`. For a key with
+/// one candle on each side that sum is exactly `v1 - v2` (IEEE subtraction is the addition
+/// of the negation; integer and decimal sums wrap, so zero still means equal), which is
+/// what [`create_mismatches`] compares. Every other key is kept anyway. So the kept keys
+/// are a superset of the mismatching ones, and [`create_mismatches`] decides on them.
+///
+/// The key is `(kh, k_ws)`: a fixed-size key makes the 2N-row aggregation several times
+/// faster than grouping on two strings. Two name pairs whose hashes collide share a group
+/// per window start; it is kept (more than one candle per side, pass 2 groups by the names
+/// again) unless it looks like one equal candle per side: a key only in v1 and another only
+/// in v2 with identical values.
+pub fn create_comparison(
+    target: &str,
+    v1: &str,
+    v2: &str,
+    range: WindowRange,
+    volume: VolumeKind,
+    tolerance: &Tolerance,
+) -> String {
+    let tol = float(tolerance.ohlc_abs);
+    let volume_differs = match volume {
+        // As `VolumeKind::equal`: NaN counts as different.
+        VolumeKind::Float => format!("NOT (abs(s_vol) <= {})", float(tolerance.volume_abs)),
+        VolumeKind::Decimal { .. } => "s_vol != 0".to_owned(),
+    };
+    format!(
+        "CREATE TABLE {target} ENGINE = Memory AS \
+         SELECT differs, if(differs, kh, 0) AS m_kh, if(differs, k_ws, toDateTime(0, 'UTC')) AS m_ws, \
+         sum(n1) AS v1_rows, sum(n2) AS v2_rows, \
+         sumWithOverflow(v1_sum) AS v1_checksum, sumWithOverflow(v2_sum) AS v2_checksum \
+         FROM ( \
+           SELECT kh, k_ws, countIf(side = 1) AS n1, countIf(side = 2) AS n2, \
+           sumWithOverflowIf(rh, side = 1) AS v1_sum, sumWithOverflowIf(rh, side = 2) AS v2_sum, \
+           sum(d_o) AS s_o, sum(d_h) AS s_h, sum(d_l) AS s_l, sum(d_c) AS s_c, sum(d_vol) AS s_vol, \
+           sumWithOverflow(d_n) AS s_n, \
+           n1 != 1 OR n2 != 1 OR abs(s_o) > {tol} OR abs(s_h) > {tol} OR abs(s_l) > {tol} \
+           OR abs(s_c) > {tol} OR {volume_differs} OR s_n != 0 AS differs \
+           FROM ( \
+             SELECT 1 AS side, cityHash64(k_exchange, k_symbol) AS kh, k_ws, {ROW_HASH} AS rh, \
+             o AS d_o, h AS d_h, l AS d_l, c AS d_c, vol AS d_vol, toInt64(n) AS d_n FROM ({v1_in}) \
+             UNION ALL \
+             SELECT 2 AS side, cityHash64(k_exchange, k_symbol) AS kh, k_ws, {ROW_HASH} AS rh, \
+             -o AS d_o, -h AS d_h, -l AS d_l, -c AS d_c, -vol AS d_vol, -toInt64(n) AS d_n FROM ({v2_in}) \
+           ) GROUP BY kh, k_ws \
+         ) GROUP BY differs, m_kh, m_ws \
+         SETTINGS min_count_to_compile_aggregate_expression = 0",
+        v1_in = in_range(v1, range),
+        v2_in = in_range(v2, range),
+    )
+}
+
+/// One row from a [`create_comparison`] table: each side's row count and checksum, and the
+/// number of keys pass 2 has to look at.
+pub fn comparison_totals(table: &str) -> String {
+    format!(
+        "SELECT sum(v1_rows) AS v1_rows, sum(v2_rows) AS v2_rows, \
+         sumWithOverflow(v1_checksum) AS v1_checksum, sumWithOverflow(v2_checksum) AS v2_checksum, \
+         countIf(differs) AS candidates FROM {table}"
+    )
+}
+
+/// Pass 2, only when pass 1 kept keys: creates `target` with one row per mismatching key,
+/// its names, both sides' values and a `kinds` bit mask (see [`KINDS`]).
+///
+/// Both sides are read again, but only the candles of the keys in `comparison` (a
+/// [`create_comparison`] table) survive the filter, whose cheap window-start test runs
+/// first. They are grouped by their names, which decides hash collisions too. A v1 name
+/// may be NULL (a nullable legacy column), and so its key hash: `transform_null_in` keeps
+/// such a key, as the grouping in pass 1 did.
 pub fn create_mismatches(
     target: &str,
+    comparison: &str,
     v1: &str,
     v2: &str,
     range: WindowRange,
@@ -262,9 +325,13 @@ pub fn create_mismatches(
         .enumerate()
         .map(|(bit, term)| format!("bitShiftLeft(toUInt32({term}), {bit})"))
         .collect();
+    let keep = format!(
+        "k_ws IN (SELECT m_ws FROM {comparison} WHERE differs) \
+         AND (cityHash64(k_exchange, k_symbol), k_ws) IN (SELECT m_kh, m_ws FROM {comparison} WHERE differs)"
+    );
     format!(
         "CREATE TABLE {target} ENGINE = Memory AS \
-         SELECT kh, k_ws, \
+         SELECT k_exchange, k_symbol, k_ws, \
          countIf(side = 1) AS v1_rows, countIf(side = 2) AS v2_rows, \
          anyIf(o, side = 1) AS v1_open, anyIf(o, side = 2) AS v2_open, \
          anyIf(h, side = 1) AS v1_high, anyIf(h, side = 2) AS v2_high, \
@@ -273,34 +340,12 @@ pub fn create_mismatches(
          anyIf(vol, side = 1) AS v1_volume, anyIf(vol, side = 2) AS v2_volume, \
          anyIf(n, side = 1) AS v1_trades, anyIf(n, side = 2) AS v2_trades, \
          toUInt32({kinds}) AS kinds \
-         FROM (SELECT 1 AS side, cityHash64(k_exchange, k_symbol) AS kh, k_ws, o, h, l, c, vol, n \
-               FROM ({v1_in}) \
-               UNION ALL SELECT 2 AS side, cityHash64(k_exchange, k_symbol) AS kh, k_ws, o, h, l, c, vol, n \
-               FROM ({v2_in})) \
-         GROUP BY kh, k_ws HAVING kinds != 0",
+         FROM (SELECT 1 AS side, k_exchange, k_symbol, k_ws, o, h, l, c, vol, n FROM ({v1_in}) WHERE {keep} \
+               UNION ALL SELECT 2 AS side, k_exchange, k_symbol, k_ws, o, h, l, c, vol, n \
+               FROM ({v2_in}) WHERE {keep}) \
+         GROUP BY k_exchange, k_symbol, k_ws HAVING kinds != 0 \
+         SETTINGS transform_null_in = 1",
         kinds = kinds.join(" + "),
-        v1_in = in_range(v1, range),
-        v2_in = in_range(v2, range),
-    )
-}
-
-/// Creates `target`: the rows of `raw` (from [`create_mismatches`]) with `k_exchange` and
-/// `k_symbol` joined back from either side. Only run when there are mismatches.
-pub fn name_mismatches(target: &str, raw: &str, v1: &str, v2: &str, range: WindowRange) -> String {
-    let values: Vec<String> = MISMATCH_VALUES
-        .iter()
-        .map(|c| format!("r.{c} AS {c}"))
-        .collect();
-    format!(
-        "CREATE TABLE {target} ENGINE = Memory AS \
-         SELECT names.k_exchange AS k_exchange, names.k_symbol AS k_symbol, r.k_ws AS k_ws, {values} \
-         FROM {raw} AS r LEFT JOIN ( \
-           SELECT DISTINCT kh, k_exchange, k_symbol FROM ( \
-             SELECT cityHash64(k_exchange, k_symbol) AS kh, k_exchange, k_symbol FROM ({v1_in}) \
-             UNION ALL SELECT cityHash64(k_exchange, k_symbol) AS kh, k_exchange, k_symbol FROM ({v2_in}) \
-           ) WHERE kh IN (SELECT kh FROM {raw}) \
-         ) AS names ON r.kh = names.kh",
-        values = values.join(", "),
         v1_in = in_range(v1, range),
         v2_in = in_range(v2, range),
     )
@@ -495,6 +540,23 @@ mod tests {
         let e = window_start_expr("src.`ws`", "Int64");
         assert!(e.contains("intDiv"), "{e}");
         assert!(window_start_expr("x", "DateTime('UTC')").starts_with("toDateTime(x"));
+    }
+
+    #[test]
+    fn pass_one_keeps_any_decimal_volume_difference_and_float_ones_beyond_tolerance() {
+        let range = WindowRange { start: 0, end: 60 };
+        let tolerance = Tolerance {
+            volume_abs: 0.5,
+            ..Tolerance::default()
+        };
+        let float = create_comparison("t", "v1", "v2", range, VolumeKind::Float, &tolerance);
+        assert!(float.contains("NOT (abs(s_vol) <= 5e-1)"), "{float}");
+        let exact = VolumeKind::Decimal { scale: 10 };
+        let decimal = create_comparison("t", "v1", "v2", range, exact, &tolerance);
+        assert!(decimal.contains("OR s_vol != 0 OR"), "{decimal}");
+        // Pass 2 compares the same way, on every value.
+        let named = create_mismatches("m", "t", "v1", "v2", range, exact, &tolerance);
+        assert!(named.contains("v1_volume = v2_volume"), "{named}");
     }
 
     #[test]

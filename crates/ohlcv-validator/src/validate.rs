@@ -62,6 +62,18 @@ pub async fn current_fingerprint(
     result
 }
 
+/// `fetch_one` that reads the response to its end: dropping it after the first row makes
+/// the HTTP client close the connection, which the local front answers by replacing its
+/// engine connection.
+async fn fetch_single<T: clickhouse::RowOwned + clickhouse::RowRead>(
+    query: clickhouse::query::Query,
+) -> clickhouse::error::Result<T> {
+    let mut cursor = query.fetch::<T>()?;
+    let first = cursor.next().await?;
+    while cursor.next().await?.is_some() {}
+    first.ok_or(clickhouse::error::Error::RowNotFound)
+}
+
 /// Scratch tables created during one run, dropped at the end.
 struct Scratch {
     database: String,
@@ -167,7 +179,15 @@ async fn resolve_sides(
         None => (config.v1_database().to_owned(), config.v1_table(tf)),
     };
     let v1_object = sql::object(&v1_db, &v1_table);
-    let v1_cols = columns(client, &v1_db, &v1_table).await?;
+    let v2_db = config.v2_database();
+    let v2_view = config.v2_view(tf);
+    let v2_object = sql::object(v2_db, &v2_view);
+    // Both probes at once; v1's error, if any, is still the one reported.
+    let (v1_cols, v2_cols) = tokio::join!(
+        columns(client, &v1_db, &v1_table),
+        columns(client, v2_db, &v2_view)
+    );
+    let (v1_cols, v2_cols) = (v1_cols?, v2_cols?);
     let c = &config.v1.columns;
     for (key, column) in [
         ("v1.columns.symbol", &c.symbol),
@@ -188,10 +208,6 @@ async fn resolve_sides(
     )?;
     let v1_volume_type = column_type(&v1_cols, &v1_object, &c.volume, "v1.columns.volume")?;
 
-    let v2_db = config.v2_database();
-    let v2_view = config.v2_view(tf);
-    let v2_object = sql::object(v2_db, &v2_view);
-    let v2_cols = columns(client, v2_db, &v2_view).await?;
     for column in [
         "exchange",
         "symbol",
@@ -229,9 +245,7 @@ struct Extent {
 }
 
 async fn extent(client: &Client, projection: &str, what: &str) -> Result<Extent, ValidatorError> {
-    client
-        .query_raw(&sql::side_extent(projection))
-        .fetch_one()
+    fetch_single(client.query_raw(&sql::side_extent(projection)))
         .await
         .map_err(ValidatorError::clickhouse(format!("extent of {what}")))
 }
@@ -251,8 +265,12 @@ async fn settle_range(
         explicit_end.unwrap_or(i64::MAX),
     );
     if explicit_start.is_none() || explicit_end.is_none() {
-        let v1 = extent(client, &sides.v1, &format!("v1 {tf}")).await?;
-        let v2 = extent(client, &sides.v2, &format!("v2 {tf}")).await?;
+        let _step = Step::new(tf, "range probe");
+        let (v1_what, v2_what) = (format!("v1 {tf}"), format!("v2 {tf}"));
+        let (v1, v2) = tokio::try_join!(
+            extent(client, &sides.v1, &v1_what),
+            extent(client, &sides.v2, &v2_what)
+        )?;
         if v1.rows == 0 || v2.rows == 0 {
             // No overlap: an empty range that still shows what each side has.
             return Ok(WindowRange { start: 0, end: 0 });
@@ -289,24 +307,20 @@ async fn checksums(
     tf: Timeframe,
     range: WindowRange,
 ) -> Result<(SideSum, SideSum), ValidatorError> {
-    let mut out = [SideSum {
-        rows: 0,
-        checksum: 0,
-    }; 2];
-    for (slot, (name, projection)) in out.iter_mut().zip([("v1", &sides.v1), ("v2", &sides.v2)]) {
-        let row: ChecksumRow = client
-            .query_raw(&sql::side_checksum(projection, range))
-            .fetch_one()
-            .await
-            .map_err(ValidatorError::clickhouse(format!(
-                "checksum of {name} {tf}"
-            )))?;
-        *slot = SideSum {
-            rows: row.rows,
-            checksum: row.checksum,
+    let side =
+        |name: &'static str, projection: &str| {
+            let sql = sql::side_checksum(projection, range);
+            async move {
+                let row: ChecksumRow = fetch_single(client.query_raw(&sql)).await.map_err(
+                    ValidatorError::clickhouse(format!("checksum of {name} {tf}")),
+                )?;
+                Ok::<_, ValidatorError>(SideSum {
+                    rows: row.rows,
+                    checksum: row.checksum,
+                })
+            }
         };
-    }
-    Ok((out[0], out[1]))
+    tokio::try_join!(side("v1", &sides.v1), side("v2", &sides.v2))
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -436,9 +450,13 @@ async fn run(
     let mut covered: Option<WindowRange> = None;
     let run_started = std::time::Instant::now();
     for &tf in &config.timeframes {
-        let sides = resolve_sides(client, config, tf, scratch).await?;
+        let sides = {
+            let _step = Step::new(tf, "resolve sides");
+            resolve_sides(client, config, tf, scratch).await?
+        };
         let range = settle_range(client, config, &sides, tf).await?;
-        let (v1_sum, v2_sum) = checksums(client, &sides, tf, range).await?;
+        let (report, v1_sum, v2_sum) =
+            compare_timeframe(client, config, scratch, &sides, tf, range).await?;
         parts.push(FingerprintPart {
             timeframe: tf,
             range,
@@ -448,9 +466,6 @@ async fn run(
         if !range.is_empty() {
             covered = Some(covered.map_or(range, |c| c.cover(range)));
         }
-        tracing::info!(timeframe = %tf, elapsed_ms = run_started.elapsed().as_millis() as u64, "range and checksums");
-        let report =
-            compare_timeframe(client, config, scratch, &sides, tf, range, v1_sum, v2_sum).await?;
         tracing::info!(timeframe = %tf, verdict = ?report.verdict, mismatches = report.mismatch_counts.total, elapsed_ms = run_started.elapsed().as_millis() as u64, "compared");
         timeframes.push(report);
     }
@@ -475,7 +490,40 @@ async fn run(
     })
 }
 
-#[allow(clippy::too_many_arguments)]
+#[derive(Debug, clickhouse::Row, Deserialize)]
+struct TotalsRow {
+    v1_rows: u64,
+    v2_rows: u64,
+    v1_checksum: u64,
+    v2_checksum: u64,
+    candidates: u64,
+}
+
+/// Logs a step's wall time at debug level when dropped, so `RUST_LOG=ohlcv_validator=debug`
+/// shows where a run spends its time (also for a step that failed).
+struct Step {
+    timeframe: Timeframe,
+    name: &'static str,
+    started: std::time::Instant,
+}
+
+impl Step {
+    fn new(timeframe: Timeframe, name: &'static str) -> Self {
+        Self {
+            timeframe,
+            name,
+            started: std::time::Instant::now(),
+        }
+    }
+}
+
+impl Drop for Step {
+    fn drop(&mut self) {
+        tracing::debug!(timeframe = %self.timeframe, step = self.name, elapsed_ms = self.started.elapsed().as_millis() as u64, "step");
+    }
+}
+
+/// Compares one timeframe and returns its report with each side's count and checksum.
 async fn compare_timeframe(
     client: &Client,
     config: &ValidatorConfig,
@@ -483,105 +531,125 @@ async fn compare_timeframe(
     sides: &Sides,
     tf: Timeframe,
     range: WindowRange,
-    v1_sum: SideSum,
-    v2_sum: SideSum,
-) -> Result<TimeframeReport, ValidatorError> {
-    let started = std::time::Instant::now();
-    let raw_table = scratch.table(&format!("mismatch_keys_{tf}"));
-    client
-        .query_raw(&sql::create_mismatches(
-            &raw_table,
-            &sides.v1,
-            &sides.v2,
-            range,
-            sides.volume,
-            &config.tolerance,
-        ))
-        .execute()
-        .await
-        .map_err(ValidatorError::clickhouse(format!("compare {tf} candles")))?;
-    tracing::info!(timeframe = %tf, elapsed_ms = started.elapsed().as_millis() as u64, "compared keys");
-    let c: CountsRow = client
-        .query_raw(&sql::mismatch_counts(&raw_table))
-        .fetch_one()
-        .await
-        .map_err(ValidatorError::clickhouse(format!("count {tf} mismatches")))?;
-    let counts = MismatchCounts {
-        total: c.total,
-        only_in_v1: c.k0,
-        only_in_v2: c.k1,
-        duplicate_key: c.k2,
-        open: c.k3,
-        high: c.k4,
-        low: c.k5,
-        close: c.k6,
-        volume: c.k7,
-        trade_count: c.k8,
-    };
-
-    let mut attribution = Vec::new();
-    let mut mismatches = Vec::new();
-    if counts.total > 0 {
-        let mismatch_table = scratch.table(&format!("mismatch_{tf}"));
+) -> Result<(TimeframeReport, SideSum, SideSum), ValidatorError> {
+    let comparison_table = scratch.table(&format!("comparison_{tf}"));
+    {
+        let _step = Step::new(tf, "compare and checksum (pass 1)");
         client
-            .query_raw(&sql::name_mismatches(
-                &mismatch_table,
-                &raw_table,
+            .query_raw(&sql::create_comparison(
+                &comparison_table,
                 &sides.v1,
                 &sides.v2,
                 range,
+                sides.volume,
+                &config.tolerance,
             ))
             .execute()
             .await
-            .map_err(ValidatorError::clickhouse(format!("name {tf} mismatches")))?;
-        let attribution_table = scratch.table(&format!("attribution_{tf}"));
-        let silver = sql::object(config.silver_database(), &config.silver.table);
-        client
-            .query_raw(&sql::create_attribution(
-                &attribution_table,
-                &sql::Attribution {
-                    mismatches: &mismatch_table,
-                    silver: &silver,
-                    timeframe: tf,
-                    range,
-                    volume: sides.volume,
-                    tolerance: &config.tolerance,
-                },
-            ))
-            .execute()
+            .map_err(ValidatorError::clickhouse(format!("compare {tf} candles")))?;
+    }
+    let totals: TotalsRow =
+        fetch_single(client.query_raw(&sql::comparison_totals(&comparison_table)))
             .await
             .map_err(ValidatorError::clickhouse(format!(
-                "attribute {tf} mismatches"
+                "sum up {tf} comparison"
             )))?;
-        let rows: Vec<AttributionRow> = client
-            .query_raw(&sql::attribution_counts(&attribution_table))
-            .fetch_all()
-            .await
-            .map_err(ValidatorError::clickhouse(format!(
-                "summarize {tf} attribution"
-            )))?;
-        attribution = rows
-            .into_iter()
-            .map(|r| AttributionCount {
-                verdict: r.verdict,
-                v1_cause: r.v1_cause,
-                v2_cause: r.v2_cause,
-                candles: r.candles,
-            })
-            .collect();
-        let mut cursor = client
-            .query_raw(&sql::attribution_details(
-                &attribution_table,
-                config.report.max_mismatches,
-            ))
-            .fetch::<DetailRow>()
-            .map_err(ValidatorError::clickhouse(format!("list {tf} mismatches")))?;
-        while let Some(row) = cursor
-            .next()
-            .await
-            .map_err(ValidatorError::clickhouse(format!("list {tf} mismatches")))?
+    let v1_sum = SideSum {
+        rows: totals.v1_rows,
+        checksum: totals.v1_checksum,
+    };
+    let v2_sum = SideSum {
+        rows: totals.v2_rows,
+        checksum: totals.v2_checksum,
+    };
+
+    let mut counts = MismatchCounts::default();
+    let mut attribution = Vec::new();
+    let mut mismatches = Vec::new();
+    if totals.candidates > 0 {
+        let mismatch_table = scratch.table(&format!("mismatch_{tf}"));
         {
-            mismatches.push(row.into_mismatch());
+            let _step = Step::new(tf, "mismatching keys (pass 2)");
+            client
+                .query_raw(&sql::create_mismatches(
+                    &mismatch_table,
+                    &comparison_table,
+                    &sides.v1,
+                    &sides.v2,
+                    range,
+                    sides.volume,
+                    &config.tolerance,
+                ))
+                .execute()
+                .await
+                .map_err(ValidatorError::clickhouse(format!("find {tf} mismatches")))?;
+        }
+        let c: CountsRow = fetch_single(client.query_raw(&sql::mismatch_counts(&mismatch_table)))
+            .await
+            .map_err(ValidatorError::clickhouse(format!("count {tf} mismatches")))?;
+        counts = MismatchCounts {
+            total: c.total,
+            only_in_v1: c.k0,
+            only_in_v2: c.k1,
+            duplicate_key: c.k2,
+            open: c.k3,
+            high: c.k4,
+            low: c.k5,
+            close: c.k6,
+            volume: c.k7,
+            trade_count: c.k8,
+        };
+        if counts.total > 0 {
+            let _step = Step::new(tf, "attribution");
+            let attribution_table = scratch.table(&format!("attribution_{tf}"));
+            let silver = sql::object(config.silver_database(), &config.silver.table);
+            client
+                .query_raw(&sql::create_attribution(
+                    &attribution_table,
+                    &sql::Attribution {
+                        mismatches: &mismatch_table,
+                        silver: &silver,
+                        timeframe: tf,
+                        range,
+                        volume: sides.volume,
+                        tolerance: &config.tolerance,
+                    },
+                ))
+                .execute()
+                .await
+                .map_err(ValidatorError::clickhouse(format!(
+                    "attribute {tf} mismatches"
+                )))?;
+            let rows: Vec<AttributionRow> = client
+                .query_raw(&sql::attribution_counts(&attribution_table))
+                .fetch_all()
+                .await
+                .map_err(ValidatorError::clickhouse(format!(
+                    "summarize {tf} attribution"
+                )))?;
+            attribution = rows
+                .into_iter()
+                .map(|r| AttributionCount {
+                    verdict: r.verdict,
+                    v1_cause: r.v1_cause,
+                    v2_cause: r.v2_cause,
+                    candles: r.candles,
+                })
+                .collect();
+            let mut cursor = client
+                .query_raw(&sql::attribution_details(
+                    &attribution_table,
+                    config.report.max_mismatches,
+                ))
+                .fetch::<DetailRow>()
+                .map_err(ValidatorError::clickhouse(format!("list {tf} mismatches")))?;
+            while let Some(row) = cursor
+                .next()
+                .await
+                .map_err(ValidatorError::clickhouse(format!("list {tf} mismatches")))?
+            {
+                mismatches.push(row.into_mismatch());
+            }
         }
     }
 
@@ -601,7 +669,7 @@ async fn compare_timeframe(
         && volume_match
         && trade_count_match
         && notes.is_empty();
-    Ok(TimeframeReport {
+    let report = TimeframeReport {
         timeframe: tf,
         range: ReportRange {
             start: range.start_rfc3339(),
@@ -625,5 +693,6 @@ async fn compare_timeframe(
         attribution,
         mismatches,
         notes,
-    })
+    };
+    Ok((report, v1_sum, v2_sum))
 }

@@ -455,3 +455,67 @@ async fn real_gold_views_agree_with_their_copy_and_fail_only_on_legacy_ties() {
     assert!(tf_report(&report, Timeframe::M1).mismatch_counts.total > 0);
     db.drop().await;
 }
+
+#[tokio::test]
+async fn decimal_volumes_compare_exactly_and_a_duplicated_candle_is_found() {
+    let db = TestDb::new("val_decimal").await;
+    fill_silver(&db).await;
+    build_v2(&db).await;
+    let table = db.table("legacy_ohlcv_1m");
+    // The legacy shape, except that this export kept exact volumes.
+    db.exec(&format!(
+        "CREATE TABLE {table} (symbol String, exchange String, window_start Int64, \
+         window_end Int64, open_price Float64, high_price Float64, low_price Float64, \
+         close_price Float64, volume Decimal(38, 10), trade_count Int64, vwap Float64) \
+         ENGINE = MergeTree ORDER BY (exchange, symbol, window_start)"
+    ))
+    .await;
+    let key = |m: i64| {
+        format!(
+            "exchange = 'binance' AND symbol = 'BTC/USDT' AND window_start = toDateTime({}, 'UTC')",
+            BASE + m * 60
+        )
+    };
+    let copy = |filter: &str| {
+        format!(
+            "INSERT INTO {table} SELECT replaceAll(toString(symbol), '/', ''), toString(exchange), \
+             toInt64(toUnixTimestamp(window_start)) * 1000000, \
+             toInt64(toUnixTimestamp(window_end)) * 1000000, toFloat64(open), toFloat64(high), \
+             toFloat64(low), toFloat64(close), \
+             if({one_unit_more}, volume + toDecimal128('0.0000000001', 10), volume), \
+             toInt64(trade_count), toFloat64(vwap) FROM {gold} WHERE {filter}",
+            one_unit_more = key(10),
+            gold = db.table("gold_ohlcv_1m"),
+        )
+    };
+    db.exec(&copy("1")).await;
+    // The same candle once more: a duplicate key with equal values.
+    db.exec(&copy(&key(20))).await;
+
+    let mut config = db.validator_config();
+    config.timeframes = vec![Timeframe::M1];
+    let report = validate(&db.client, &config).await.unwrap();
+    let m1 = tf_report(&report, Timeframe::M1);
+    assert_eq!(m1.volume_comparison, "decimal");
+    assert_eq!(m1.v1_rows, 4 * 180 + 1);
+    assert_eq!(m1.mismatch_counts.total, 2, "{:#?}", m1.mismatches);
+    // One unit of the tenth decimal: within any float tolerance, but not equal.
+    let volume = find(m1, "BTC/USDT", 10);
+    assert_eq!(volume.kinds, ["volume"], "{volume:#?}");
+    assert_eq!(
+        (volume.attribution.as_str(), volume.v1_cause.as_deref()),
+        ("v1_wrong", Some("precision"))
+    );
+    let duplicate = find(m1, "BTC/USDT", 20);
+    assert_eq!(duplicate.kinds, ["duplicate_key"], "{duplicate:#?}");
+    assert_eq!(duplicate.v1_cause.as_deref(), Some("duplicate_candle"));
+    assert!(!m1.rows_match && !m1.volume_match && m1.ohlc_within_tolerance);
+    // The checksums are the gate's: recomputing them gives the same fingerprint.
+    assert_eq!(
+        current_fingerprint(&db.client, &config, &report)
+            .await
+            .unwrap(),
+        report.fingerprint
+    );
+    db.drop().await;
+}
