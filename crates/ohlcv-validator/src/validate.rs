@@ -523,6 +523,23 @@ impl Drop for Step {
     }
 }
 
+/// Runs one statement of a timeframe's comparison as a timed step; `what` names it in
+/// the error.
+async fn execute_step(
+    client: &Client,
+    timeframe: Timeframe,
+    step: &'static str,
+    sql: &str,
+    what: String,
+) -> Result<(), ValidatorError> {
+    let _step = Step::new(timeframe, step);
+    client
+        .query_raw(sql)
+        .execute()
+        .await
+        .map_err(ValidatorError::clickhouse(what))
+}
+
 /// Compares one timeframe and returns its report with each side's count and checksum.
 async fn compare_timeframe(
     client: &Client,
@@ -533,21 +550,21 @@ async fn compare_timeframe(
     range: WindowRange,
 ) -> Result<(TimeframeReport, SideSum, SideSum), ValidatorError> {
     let comparison_table = scratch.table(&format!("comparison_{tf}"));
-    {
-        let _step = Step::new(tf, "compare and checksum (pass 1)");
-        client
-            .query_raw(&sql::create_comparison(
-                &comparison_table,
-                &sides.v1,
-                &sides.v2,
-                range,
-                sides.volume,
-                &config.tolerance,
-            ))
-            .execute()
-            .await
-            .map_err(ValidatorError::clickhouse(format!("compare {tf} candles")))?;
-    }
+    execute_step(
+        client,
+        tf,
+        "compare and checksum (pass 1)",
+        &sql::create_comparison(
+            &comparison_table,
+            &sides.v1,
+            &sides.v2,
+            range,
+            sides.volume,
+            &config.tolerance,
+        ),
+        format!("compare {tf} candles"),
+    )
+    .await?;
     let totals: TotalsRow =
         fetch_single(client.query_raw(&sql::comparison_totals(&comparison_table)))
             .await
@@ -568,22 +585,22 @@ async fn compare_timeframe(
     let mut mismatches = Vec::new();
     if totals.candidates > 0 {
         let mismatch_table = scratch.table(&format!("mismatch_{tf}"));
-        {
-            let _step = Step::new(tf, "mismatching keys (pass 2)");
-            client
-                .query_raw(&sql::create_mismatches(
-                    &mismatch_table,
-                    &comparison_table,
-                    &sides.v1,
-                    &sides.v2,
-                    range,
-                    sides.volume,
-                    &config.tolerance,
-                ))
-                .execute()
-                .await
-                .map_err(ValidatorError::clickhouse(format!("find {tf} mismatches")))?;
-        }
+        execute_step(
+            client,
+            tf,
+            "mismatching keys (pass 2)",
+            &sql::create_mismatches(
+                &mismatch_table,
+                &comparison_table,
+                &sides.v1,
+                &sides.v2,
+                range,
+                sides.volume,
+                &config.tolerance,
+            ),
+            format!("find {tf} mismatches"),
+        )
+        .await?;
         let c: CountsRow = fetch_single(client.query_raw(&sql::mismatch_counts(&mismatch_table)))
             .await
             .map_err(ValidatorError::clickhouse(format!("count {tf} mismatches")))?;
@@ -600,11 +617,13 @@ async fn compare_timeframe(
             trade_count: c.k8,
         };
         if counts.total > 0 {
-            let _step = Step::new(tf, "attribution");
             let attribution_table = scratch.table(&format!("attribution_{tf}"));
             let silver = sql::object(config.silver_database(), &config.silver.table);
-            client
-                .query_raw(&sql::create_attribution(
+            execute_step(
+                client,
+                tf,
+                "attribution",
+                &sql::create_attribution(
                     &attribution_table,
                     &sql::Attribution {
                         mismatches: &mismatch_table,
@@ -614,12 +633,10 @@ async fn compare_timeframe(
                         volume: sides.volume,
                         tolerance: &config.tolerance,
                     },
-                ))
-                .execute()
-                .await
-                .map_err(ValidatorError::clickhouse(format!(
-                    "attribute {tf} mismatches"
-                )))?;
+                ),
+                format!("attribute {tf} mismatches"),
+            )
+            .await?;
             let rows: Vec<AttributionRow> = client
                 .query_raw(&sql::attribution_counts(&attribution_table))
                 .fetch_all()
