@@ -116,8 +116,17 @@ impl ConsumerContext for SilverContext {
         }
     }
 
-    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        let assigned = consumer.assignment().map(|a| a.count()).unwrap_or(0);
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        // Taken from the event, never from `consumer.assignment()`: that call waits for
+        // librdkafka's main thread, which can be waiting for this very callback (seen
+        // during a rebalance after a broker restart and in the close of a dropped
+        // consumer: the worker task, and with it every consumer, hung for good). The
+        // group protocol is eager, so an assignment is the whole set and a revocation
+        // leaves none.
+        let assigned = match rebalance {
+            Rebalance::Assign(list) => list.count(),
+            Rebalance::Revoke(_) | Rebalance::Error(_) => 0,
+        };
         let before = self.assigned.swap(assigned, Ordering::Relaxed);
         let total = &self.readiness.assigned_partitions;
         if assigned >= before {
@@ -325,6 +334,8 @@ pub fn consumer_config(settings: &Settings) -> ClientConfig {
         )
         .set("fetch.max.bytes", k.fetch_max_bytes.to_string())
         .set("statistics.interval.ms", "2000")
+        // Eager protocol: `post_rebalance` counts assigned partitions from the event.
+        .set("partition.assignment.strategy", "range,roundrobin")
         .set("client.id", "silver-processor");
     config
 }
@@ -793,5 +804,9 @@ mod tests {
         assert_eq!(config.get("enable.auto.commit"), Some("false"));
         assert_eq!(config.get("enable.auto.offset.store"), Some("false"));
         assert_eq!(config.get("isolation.level"), Some("read_uncommitted"));
+        assert_eq!(
+            config.get("partition.assignment.strategy"),
+            Some("range,roundrobin")
+        );
     }
 }
