@@ -109,6 +109,26 @@ fn thread_cpu_nanos() -> Option<u64> {
     text.split_whitespace().next()?.parse().ok()
 }
 
+/// Repeats `round` (worth `trades_per_round` trades) for about 2 s of this thread's CPU
+/// (wall clock where the CPU clock is unavailable); returns trades, CPU and wall seconds.
+fn for_two_cpu_seconds(trades_per_round: u64, mut round: impl FnMut()) -> (u64, f64, f64) {
+    let started = Instant::now();
+    let cpu_started = thread_cpu_nanos();
+    let cpu_spent = || {
+        thread_cpu_nanos()
+            .zip(cpu_started)
+            .map(|(now, then)| now - then)
+    };
+    let mut trades = 0_u64;
+    while cpu_spent().unwrap_or_else(|| started.elapsed().as_nanos() as u64) < 2_000_000_000 {
+        round();
+        trades += trades_per_round;
+    }
+    let wall_seconds = started.elapsed().as_secs_f64();
+    let cpu_seconds = cpu_spent().map_or(wall_seconds, |ns| ns as f64 / 1e9);
+    (trades, cpu_seconds, wall_seconds)
+}
+
 /// Measurement over ~2 s of CPU per format, printed as trades/s per core (CPU time) and
 /// per wall-clock second.
 fn print_summary() {
@@ -116,20 +136,8 @@ fn print_summary() {
     let mut rows = Vec::with_capacity(16);
     for corpus in corpora() {
         run_once(&normalizer, &corpus, &mut rows); // warm up
-        let started = Instant::now();
-        let cpu_started = thread_cpu_nanos();
-        let mut trades = 0_u64;
-        let cpu_spent = || {
-            thread_cpu_nanos()
-                .zip(cpu_started)
-                .map(|(now, then)| now - then)
-        };
-        while cpu_spent().unwrap_or_else(|| started.elapsed().as_nanos() as u64) < 2_000_000_000 {
-            run_once(&normalizer, &corpus, &mut rows);
-            trades += corpus.trades;
-        }
-        let wall_seconds = started.elapsed().as_secs_f64();
-        let cpu_seconds = cpu_spent().map_or(wall_seconds, |ns| ns as f64 / 1e9);
+        let (trades, cpu_seconds, wall_seconds) =
+            for_two_cpu_seconds(corpus.trades, || run_once(&normalizer, &corpus, &mut rows));
         println!(
             "normalize {}: {:.0} trades/s per core-second of CPU, {:.0} trades/s wall clock ({} messages of {} bytes avg)",
             corpus.name,
@@ -171,19 +179,7 @@ fn print_serde_floor() {
         }
     };
     once();
-    let started = Instant::now();
-    let cpu_started = thread_cpu_nanos();
-    let mut trades = 0_u64;
-    let cpu_spent = || {
-        thread_cpu_nanos()
-            .zip(cpu_started)
-            .map(|(now, then)| now - then)
-    };
-    while cpu_spent().unwrap_or_else(|| started.elapsed().as_nanos() as u64) < 2_000_000_000 {
-        once();
-        trades += corpus.trades;
-    }
-    let cpu_seconds = cpu_spent().map_or(started.elapsed().as_secs_f64(), |ns| ns as f64 / 1e9);
+    let (trades, cpu_seconds, _) = for_two_cpu_seconds(corpus.trades, once);
     println!(
         "floor (serde_json borrowed struct + 2 decimal parses, binance trade): {:.0} trades/s per core-second of CPU",
         trades as f64 / cpu_seconds
