@@ -762,26 +762,32 @@ impl Worker {
         }
     }
 
-    /// Pauses every assigned partition (once) so librdkafka stops prefetching while a
+    /// Pauses this worker's partitions (once) so librdkafka stops prefetching while a
     /// retry loop holds the worker.
     fn pause(&self, already: bool) -> bool {
-        if !already
-            && let Ok(assignment) = self.consumer.assignment()
-            && let Err(e) = self.consumer.pause(&assignment)
-        {
+        if !already && let Err(e) = self.consumer.pause(&self.open_partitions()) {
             tracing::warn!(error = %e, "pausing partitions failed");
         }
         true
     }
 
     fn resume_after(&self, paused: bool, outcome: Flushed) -> Flushed {
-        if paused
-            && let Ok(assignment) = self.consumer.assignment()
-            && let Err(e) = self.consumer.resume(&assignment)
-        {
+        if paused && let Err(e) = self.consumer.resume(&self.open_partitions()) {
             tracing::warn!(error = %e, "resuming partitions failed");
         }
         outcome
+    }
+
+    /// The partitions this worker has opened, as librdkafka's list. Built from what the
+    /// worker tracks rather than from `consumer.assignment()`, which waits for
+    /// librdkafka's main thread (see `post_rebalance`). A partition assigned but not yet
+    /// opened keeps prefetching, bounded by `kafka.queued_max_messages_kbytes`.
+    fn open_partitions(&self) -> TopicPartitionList {
+        let mut list = TopicPartitionList::with_capacity(self.partitions.len());
+        for p in &self.partitions {
+            list.add_partition(&p.tp.topic, p.tp.partition);
+        }
+        list
     }
 }
 
