@@ -746,6 +746,11 @@ class Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         try:
             try:
+                if getattr(self.server, "stopping", False):
+                    # A stopped server must look stopped at once: keep-alive connections
+                    # would otherwise go on being served until the process exits.
+                    self.close_connection = True
+                    raise ClickHouseError(210, "NETWORK_ERROR", "the server is shutting down")
                 if url.path == "/ping" or (url.path == "/" and not url.query and readonly):
                     self._send_full(200, b"Ok.\n", "text/plain; charset=UTF-8")
                 elif url.path != "/":
@@ -1023,6 +1028,7 @@ def main(argv: list[str] | None = None) -> None:
 
     def stop(signum, _frame):
         sys.stderr.write(f"chfront: signal {signum}, shutting down\n")
+        server.stopping = True
         threading.Thread(target=server.shutdown, daemon=True).start()
 
     signal.signal(signal.SIGTERM, stop)
